@@ -1,0 +1,1 @@
+"""gitaccess: Git smart-HTTP access to a MediaWiki wiki database."""

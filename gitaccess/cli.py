@@ -1,0 +1,169 @@
+"""The ``gitaccess`` command line (click, through Flask's CLI support).
+
+``gitaccess [--db URL] [--config FILE] COMMAND``: the options beat
+``GITACCESS_DB`` and ``GITACCESS_CONFIG``, which beat ``./gitaccess.toml``,
+which beats the defaults (gitaccess.config).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, ScriptInfo
+from sqlalchemy.exc import DBAPIError
+
+from gitaccess import accounts
+from gitaccess.app import create_app, site_of
+from gitaccess.config import load_config
+from gitaccess.errors import GitAccessError
+from gitaccess.passwords import hash_password
+from gitaccess.site import Site
+from gitaccess.titles import InvalidTitle
+from gitaccess.wiki import migrate, standalone
+from gitaccess.wiki.writer import Editor, WikiWriter
+
+MAIN_PAGE_TEXT = (
+    "This wiki is served by gitaccess.\n\n"
+    "Clone it with <code>git clone</code>, edit pages in your own editor and "
+    "<code>git push</code> them back as wiki edits.\n"
+)
+
+
+def _make_app() -> Flask:
+    info = click.get_current_context().find_object(ScriptInfo)
+    options = info.data if info else {}
+    return create_app(load_config(options.get("config"), options.get("db")))
+
+
+def _site() -> Site:
+    return site_of(current_app)
+
+
+class _Group(FlaskGroup):
+    """Flask's CLI group that turns gitaccess's errors into one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GitAccessError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except DBAPIError as exc:
+            click.echo(f"error: the database refused: {exc.orig}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, create_app=_make_app, add_default_commands=False, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+@click.option("--db", metavar="URL", help="Database URL (beats GITACCESS_DB and the config file).")
+@click.option("--config", metavar="FILE", help="TOML configuration file (beats GITACCESS_CONFIG).")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
+    """Git smart-HTTP access to a MediaWiki wiki database."""
+    ctx.ensure_object(ScriptInfo).data.update(db=db, config=config)
+
+
+@cli.command()
+def init() -> None:
+    """Create an empty standalone wiki database (MediaWiki's tables and gitaccess's)."""
+    site = _site()
+    standalone.create(site.db)
+    click.echo(f"created an empty wiki in {site.db.display_url}")
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Add or update gitaccess's tables in a MediaWiki database (idempotent)."""
+    site = _site()
+    site.db.require_wiki()
+    migrate.upgrade(site.db)
+    click.echo("gitaccess's tables are up to date")
+
+
+@cli.group()
+def user() -> None:
+    """Wiki accounts of a standalone wiki."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--password", required=True, help="The account's password.")
+@click.option("--group", "groups", multiple=True, help="A group to add the user to (repeatable), e.g. sysop.")
+def user_add(name: str, password: str, groups: tuple[str, ...]) -> None:
+    """Create a wiki account."""
+    site = _site()
+    site.db.require_wiki()
+    canonical = accounts.canonical_user_name(site.titles, name)
+    with site.db.write() as conn:
+        WikiWriter(site.db, conn).create_user(canonical, hash_password(password), groups)
+    click.echo(f"created user {canonical}" + (f" in {', '.join(groups)}" if groups else ""))
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--namespace", type=int, default=0, help="Default namespace id for TEXT.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def title(text: str | None, namespace: int, as_json: bool) -> None:
+    """Show what a title normalises to."""
+    site = _site()
+    if text is None:
+        raise click.UsageError("give a TITLE")
+    try:
+        parsed = site.titles.parse(text, namespace)
+    except InvalidTitle as exc:
+        click.echo(json.dumps({"error": exc.key}) if as_json else f"invalid title: {exc}")
+        sys.exit(1)
+    if as_json:
+        result: dict[str, Any] = {"namespace": parsed.namespace, "dbkey": parsed.dbkey}
+        if parsed.fragment:
+            result["fragment"] = parsed.fragment
+        if parsed.interwiki:
+            result["interwiki"] = parsed.interwiki
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(site.titles.full_text(parsed))
+
+
+def bootstrap(site: Site) -> str | None:
+    """Create the embedded wiki on first start; returns the new admin's password."""
+    if site.database_exists() and site.db.table_names:
+        return None
+    site.config.data_directory.mkdir(parents=True, exist_ok=True)
+    standalone.create(site.db)
+    password = secrets.token_urlsafe(18)
+    with site.db.write() as conn:
+        writer = WikiWriter(site.db, conn, parse_title=site.redirect_parser)
+        user_id = writer.create_user("Admin", hash_password(password), ("sysop", "bureaucrat"))
+        admin = Editor("Admin", user_id, frozenset({"sysop", "bureaucrat"}))
+        writer.save(0, "Main_Page", MAIN_PAGE_TEXT, editor=admin, summary="Create main page")
+    return password
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the wiki over smart HTTP (creates the embedded wiki on first run)."""
+    from gitaccess.server import run
+
+    site = _site()
+    password = bootstrap(site)
+    if password is not None:
+        click.echo(f"created {site.config.effective_database_url} with user Admin, password: {password}")
+        click.echo("(shown once; change it with your own `gitaccess user add` accounts)")
+    run(current_app, host, port, workers)
+
+
+def main() -> None:
+    cli(prog_name="gitaccess")

@@ -1,0 +1,117 @@
+"""One wiki as gitaccess sees it: configuration, database, namespaces and titles.
+
+The namespace table comes from the configuration, and, for a standalone
+wiki that imported a dump, from the site information the dump carried
+(stored in ``git_site``), so that the wiki keeps the namespaces and case
+rules of the wiki the dump came from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from gitaccess.config import Config
+from gitaccess.namespaces import Namespace, Namespaces
+from gitaccess.titles import Title, TitleCodec
+from gitaccess.wiki.database import WikiDatabase
+
+SITEINFO_KEY = "siteinfo"
+
+
+@dataclass(frozen=True)
+class StoredNamespace:
+    """A namespace as a dump's siteinfo names it."""
+
+    id: int
+    name: str
+    case: str
+
+
+def apply_siteinfo(base: Namespaces, stored: list[StoredNamespace]) -> Namespaces:
+    """The configured namespaces with the names and case rules a dump brought."""
+    table = {ns.id: ns for ns in base}
+    for entry in stored:
+        capitalize = entry.case != "case-sensitive"
+        if entry.id in table:
+            ns = table[entry.id]
+            aliases = tuple(a for a in (*ns.aliases, ns.name) if a and a != entry.name and entry.id != 0)
+            table[entry.id] = Namespace(ns.id, ns.canonical, entry.name, aliases, capitalize, ns.subpages)
+        else:
+            table[entry.id] = Namespace(entry.id, entry.name, entry.name, (), capitalize, False)
+    return Namespaces(table.values())
+
+
+class Site:
+    """Everything gitaccess knows about the wiki it serves."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    @cached_property
+    def db(self) -> WikiDatabase:
+        return WikiDatabase(
+            self.config.effective_database_url, self.config.table_prefix, self.config.database_schema
+        )
+
+    def database_exists(self) -> bool:
+        """False for an embedded SQLite database whose file is not there yet."""
+        url = make_url(self.config.effective_database_url)
+        if url.get_backend_name() == "sqlite":
+            return bool(url.database) and Path(url.database).exists()
+        return True
+
+    def stored_site(self) -> dict[str, Any]:
+        """Site settings a dump import stored (empty when there are none)."""
+        if not self.database_exists() or "git_site" not in self.db.table_names:
+            return {}
+        gs = self.db.tables.git_site
+        with self.db.read() as conn:
+            raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == SITEINFO_KEY)).scalar()
+        return json.loads(raw) if raw else {}
+
+    @cached_property
+    def namespaces(self) -> Namespaces:
+        c = self.config
+        extra = [
+            Namespace(e.id, e.name.replace("_", " "), e.name.replace("_", " "), (), e.capitalize, e.subpages)
+            for e in c.extra_namespaces
+        ]
+        base = Namespaces.standard(
+            meta=c.meta_namespace, capital_links=c.capital_links, subpages=c.subpages, extra=extra
+        )
+        stored = self.stored_site().get("namespaces", [])
+        return apply_siteinfo(base, [StoredNamespace(**n) for n in stored]) if stored else base
+
+    @cached_property
+    def interwikis(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(all interwiki prefixes, local ones) from the interwiki table."""
+        if not self.database_exists() or "interwiki" not in self.db.table_names:
+            return frozenset(), frozenset()
+        iw = self.db.tables.interwiki
+        with self.db.read() as conn:
+            rows = conn.execute(select(iw.c.iw_prefix, iw.c.iw_local)).all()
+        return frozenset(r[0] for r in rows), frozenset(r[0] for r in rows if r[1])
+
+    @cached_property
+    def titles(self) -> TitleCodec:
+        prefixes, local = self.interwikis
+        return TitleCodec(self.namespaces, interwikis=prefixes, local_interwikis=local)
+
+    @property
+    def site_name(self) -> str:
+        return self.stored_site().get("sitename") or self.config.site_name
+
+    def parse_title(self, text: str, default_namespace: int = 0) -> Title:
+        return self.titles.parse(text, default_namespace)
+
+    def redirect_parser(self, text: str) -> tuple[int, str, str, str]:
+        """Title parts of a redirect target, for the writer's redirect table."""
+        title = self.titles.parse(text)
+        return title.namespace, title.dbkey, title.fragment, title.interwiki

@@ -1,0 +1,1 @@
+"""The wiki database layer: MediaWiki's schema, reading and writing."""

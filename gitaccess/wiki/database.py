@@ -1,0 +1,163 @@
+"""The connection to the wiki's database and what differs between its versions.
+
+One :class:`WikiDatabase` per process: it owns the SQLAlchemy engine, the
+tables named with the wiki's prefix, and the schema facts gitaccess must
+detect rather than assume (MediaWiki 1.39 keeps revision comments in
+``revision_comment_temp``, later versions in ``rev_comment_id``; 1.42 moved
+blocks from ``ipblocks`` to ``block``/``block_target``).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import NullPool
+
+from gitaccess.errors import ConfigError, DatabaseError
+from gitaccess.wiki.gitschema import git_tables
+from gitaccess.wiki.schema import Tables, build_metadata
+
+
+def _quote_identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ConfigError(f"database schema name {name!r} must be letters, digits and underscores")
+    return '"' + name + '"'
+
+
+def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
+    """An engine set up the way MediaWiki uses each database."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"database URL {url!r} is not a URL such as sqlite:///wiki.sqlite") from None
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        # Short-lived connections: SQLite files are cheap to open, and a
+        # pooled connection would hold the file across fork() under gunicorn.
+        kwargs["poolclass"] = NullPool
+        kwargs["connect_args"] = {"timeout": 60}
+    elif backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend in ("mysql", "mariadb") and parsed.drivername in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername=backend + "+pymysql")
+    if backend in ("mysql", "mariadb"):
+        kwargs["pool_recycle"] = 3600
+        # MediaWiki's columns are binary whatever the connection's charset;
+        # utf8mb4 makes gitaccess's own text columns come back as str.
+        kwargs["connect_args"] = {"charset": "utf8mb4"}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(
+            f"no driver for {backend}: install gitaccess[mysql] or gitaccess[postgresql] ({exc})"
+        ) from None
+    if backend == "sqlite":
+        _sqlite_transactions(engine)
+    elif backend == "postgresql":
+        search_path = f"{_quote_identifier(pg_schema)}, public"
+
+        @event.listens_for(engine, "connect")
+        def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
+            # MediaWiki keeps its tables in their own schema ($wgDBmwschema).
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET search_path TO " + search_path)
+            dbapi_connection.commit()
+
+    return engine
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Take SQLite's write lock at BEGIN so writers queue instead of deadlocking.
+
+    pysqlite's own transaction handling begins lazily; gitaccess's write
+    transactions read then write, and two of them upgrading their locks at
+    once would fail with "database is locked" instead of waiting.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class WikiDatabase:
+    """The wiki's database: engine, tables and detected schema features."""
+
+    def __init__(self, url: str, prefix: str = "", pg_schema: str = "mediawiki") -> None:
+        self.url = url
+        self.prefix = prefix
+        self.pg_schema = pg_schema
+        self.engine = make_engine(url, pg_schema)
+        self.metadata = build_metadata(prefix, self.engine.dialect.name)
+        git_tables(self.metadata, prefix)
+        self.tables = Tables(self.metadata, prefix)
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The file of an SQLite database (None for other databases and in-memory ones)."""
+        if self.dialect != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
+            return None
+        return Path(self.engine.url.database)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @cached_property
+    def table_names(self) -> frozenset[str]:
+        """Unprefixed names of the tables present, read once."""
+        names = inspect(self.engine).get_table_names()
+        return frozenset(n[len(self.prefix):] for n in names if n.startswith(self.prefix))
+
+    def forget_schema(self) -> None:
+        """Read the table list again next time (after gitaccess created tables)."""
+        self.__dict__.pop("table_names", None)
+
+    @property
+    def has_comment_temp(self) -> bool:
+        """MediaWiki 1.39 links revisions to comments through revision_comment_temp."""
+        return "revision_comment_temp" in self.table_names
+
+    def require_wiki(self) -> None:
+        """Fail clearly when the database holds no MediaWiki schema."""
+        missing = {"page", "revision", "slots", "content", "text", "actor", "comment"} - self.table_names
+        if missing:
+            raise DatabaseError(
+                f"{self.display_url} has no MediaWiki tables "
+                f"({', '.join(sorted(missing))} missing, table prefix {self.prefix!r}): "
+                "run `gitaccess init` for a new wiki, or check --db and table_prefix"
+            )
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reading, in one transaction for a consistent view."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back on any error."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,206 @@
+"""Reading the wiki: pages, revisions in arrival order, texts, log events, users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from sqlalchemy import Connection, Select, and_, or_, select
+
+from gitaccess.errors import UnreadableText
+from gitaccess.wiki import phpserial
+from gitaccess.wiki.content import decode_text, text_row_id
+from gitaccess.wiki.database import WikiDatabase
+from gitaccess.wiki.types import wiki_timestamp
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    id: int
+    namespace: int
+    dbkey: str
+    latest: int
+    length: int
+    model: str
+    is_redirect: bool
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """A revision's metadata; the text is read separately (it can be large)."""
+
+    id: int
+    page_id: int
+    timestamp: str
+    user_name: str
+    user_id: int
+    comment: str
+    minor: bool
+    deleted: int
+    length: int
+    sha1: str
+    parent_id: int
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    id: int
+    type: str
+    action: str
+    timestamp: str
+    user_name: str
+    user_id: int
+    namespace: int
+    dbkey: str
+    page_id: int
+    comment: str
+    params: dict[Any, Any]
+    deleted: int
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    name: str
+    password: str
+    email: str
+    real_name: str
+    editcount: int | None
+
+
+def _comment_join(db: WikiDatabase, query: Select[Any]) -> Select[Any]:
+    """Join a revision query to its comment, wherever this MediaWiki version links it."""
+    t = db.tables
+    if db.has_comment_temp:
+        return query.join(t.revision_comment_temp, t.revision_comment_temp.c.revcomment_rev == t.revision.c.rev_id) \
+            .join(t.comment, t.comment.c.comment_id == t.revision_comment_temp.c.revcomment_comment_id)
+    return query.join(t.comment, t.comment.c.comment_id == t.revision.c.rev_comment_id)
+
+
+def revision_text(db: WikiDatabase, conn: Connection, rev_id: int, role: str = "main") -> str:
+    """The text of one slot of a revision."""
+    t = db.tables
+    row = conn.execute(
+        select(t.content.c.content_address)
+        .select_from(t.slots)
+        .join(t.slot_roles, t.slot_roles.c.role_id == t.slots.c.slot_role_id)
+        .join(t.content, t.content.c.content_id == t.slots.c.slot_content_id)
+        .where(t.slots.c.slot_revision_id == rev_id, t.slot_roles.c.role_name == role)
+    ).first()
+    if row is None:
+        raise UnreadableText(f"revision {rev_id} has no {role} slot")
+    old_id = text_row_id(row[0])
+    text_row = conn.execute(
+        select(t.text.c.old_text, t.text.c.old_flags).where(t.text.c.old_id == old_id)
+    ).first()
+    if text_row is None:
+        raise UnreadableText(f"revision {rev_id}: text row {old_id} is missing")
+    return decode_text(text_row[0], text_row[1] or "", f" row {old_id} (revision {rev_id})")
+
+
+def _page_query(db: WikiDatabase) -> Select[Any]:
+    p = db.tables.page
+    return select(p.c.page_id, p.c.page_namespace, p.c.page_title, p.c.page_latest, p.c.page_len,
+                  p.c.page_content_model, p.c.page_is_redirect)
+
+
+def _page(row: Any) -> PageInfo:
+    return PageInfo(row[0], row[1], row[2], row[3], row[4] or 0, row[5] or "wikitext", bool(row[6]))
+
+
+def pages(db: WikiDatabase, conn: Connection) -> Iterator[PageInfo]:
+    """Every existing page, by id."""
+    for row in conn.execute(_page_query(db).order_by(db.tables.page.c.page_id)):
+        yield _page(row)
+
+
+def page_by_title(db: WikiDatabase, conn: Connection, namespace: int, dbkey: str) -> PageInfo | None:
+    p = db.tables.page
+    row = conn.execute(_page_query(db).where(p.c.page_namespace == namespace, p.c.page_title == dbkey)).first()
+    return _page(row) if row else None
+
+
+def revisions(db: WikiDatabase, conn: Connection, *, after: int = 0, page_id: int | None = None,
+              limit: int | None = None) -> Iterator[RevisionInfo]:
+    """Revisions in arrival order (by rev_id), optionally of one page, after a given id."""
+    t = db.tables
+    r = t.revision
+    query = _comment_join(
+        db,
+        select(r.c.rev_id, r.c.rev_page, r.c.rev_timestamp, t.actor.c.actor_name, t.actor.c.actor_user,
+               t.comment.c.comment_text, r.c.rev_minor_edit, r.c.rev_deleted, r.c.rev_len, r.c.rev_sha1,
+               r.c.rev_parent_id)
+        .select_from(r)
+        .join(t.actor, t.actor.c.actor_id == r.c.rev_actor),
+    ).where(r.c.rev_id > after).order_by(r.c.rev_id)
+    if page_id is not None:
+        query = query.where(r.c.rev_page == page_id)
+    if limit is not None:
+        query = query.limit(limit)
+    for row in conn.execute(query):
+        yield RevisionInfo(row[0], row[1], row[2], row[3], row[4] or 0, row[5] or "", bool(row[6]),
+                           row[7] or 0, row[8] or 0, row[9] or "", row[10] or 0)
+
+
+def log_events(db: WikiDatabase, conn: Connection, *, after: int = 0,
+               types: tuple[str, ...] | None = None) -> Iterator[LogEvent]:
+    """Log entries in arrival order (by log_id)."""
+    t = db.tables
+    lg = t.logging
+    query = (
+        select(lg.c.log_id, lg.c.log_type, lg.c.log_action, lg.c.log_timestamp, t.actor.c.actor_name,
+               t.actor.c.actor_user, lg.c.log_namespace, lg.c.log_title, lg.c.log_page,
+               t.comment.c.comment_text, lg.c.log_params, lg.c.log_deleted)
+        .select_from(lg)
+        .join(t.actor, t.actor.c.actor_id == lg.c.log_actor)
+        .join(t.comment, t.comment.c.comment_id == lg.c.log_comment_id)
+        .where(lg.c.log_id > after)
+        .order_by(lg.c.log_id)
+    )
+    if types:
+        query = query.where(lg.c.log_type.in_(types))
+    for row in conn.execute(query):
+        yield LogEvent(row[0], row[1], row[2], row[3], row[4], row[5] or 0, row[6], row[7], row[8] or 0,
+                       row[9] or "", _log_params(row[10]), row[11] or 0)
+
+
+def _log_params(raw: str | None) -> dict[Any, Any]:
+    """log_params: PHP-serialized since MediaWiki 1.19; older rows are newline-separated."""
+    if not raw:
+        return {}
+    try:
+        value = phpserial.loads(raw)
+    except phpserial.PhpSerialError:
+        return {str(i + 4) + "::": v for i, v in enumerate(raw.split("\n"))}
+    return value if isinstance(value, dict) else {}
+
+
+def user_by_name(db: WikiDatabase, conn: Connection, name: str) -> UserInfo | None:
+    u = db.tables.user
+    row = conn.execute(
+        select(u.c.user_id, u.c.user_name, u.c.user_password, u.c.user_email, u.c.user_real_name,
+               u.c.user_editcount).where(u.c.user_name == name)
+    ).first()
+    return UserInfo(row[0], row[1], row[2] or "", row[3] or "", row[4] or "", row[5]) if row else None
+
+
+def user_groups(db: WikiDatabase, conn: Connection, user_id: int) -> frozenset[str]:
+    """A user's unexpired groups."""
+    g = db.tables.user_groups
+    now = wiki_timestamp()
+    rows = conn.execute(
+        select(g.c.ug_group).where(
+            g.c.ug_user == user_id, or_(g.c.ug_expiry.is_(None), g.c.ug_expiry > now)
+        )
+    )
+    return frozenset(r[0] for r in rows)
+
+
+def bot_password(db: WikiDatabase, conn: Connection, user_id: int, app_id: str) -> tuple[str, str, str] | None:
+    """(hash, restrictions JSON, grants JSON) of a user's bot password."""
+    b = db.tables.bot_passwords
+    row = conn.execute(
+        select(b.c.bp_password, b.c.bp_restrictions, b.c.bp_grants)
+        .where(and_(b.c.bp_user == user_id, b.c.bp_app_id == app_id))
+    ).first()
+    return (row[0] or "", row[1] or "", row[2] or "") if row else None

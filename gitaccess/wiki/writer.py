@@ -1,0 +1,546 @@
+"""Wiki changes written the way MediaWiki 1.39 writes them.
+
+Every change gitaccess makes must look to MediaWiki like one of its own:
+the same rows (text, content, slots, revision, comment and its link, actor,
+page, recentchanges, logging, change tags, counters) that
+``shared/reference/mediawiki-1.39-edit-rows.txt`` and
+``docs/reference/mediawiki-1.39-action-rows.txt`` record. Tables MediaWiki
+derives by parsing (links, categories, search index) are left to MediaWiki:
+a refreshLinks job is queued for each page touched.
+
+A :class:`WikiWriter` works inside a transaction its caller owns, so a push
+of many commits, or a whole dump import, commits or rolls back as one.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from gitaccess.errors import EditConflict, PageExists, PageMissing, UserExists
+from gitaccess.wiki import phpserial
+from gitaccess.wiki.content import sha1_base36
+from gitaccess.wiki.database import WikiDatabase
+from gitaccess.wiki.reader import revision_text
+from gitaccess.wiki.types import wiki_timestamp
+
+COMMENT_CHARACTER_LIMIT = 500
+TAG = "gitaccess"
+
+# recentchanges.rc_type
+RC_EDIT, RC_NEW, RC_LOG = 0, 1, 3
+# Groups whose members' changes are autopatrolled / flagged as bot by default.
+AUTOPATROL_GROUPS = frozenset({"sysop", "bot"})
+
+_REDIRECT = re.compile(r"^\s*#REDIRECT\s*:?\s*\[\[([^\]|]+)(?:\|[^\]]*)?\]\]", re.IGNORECASE)
+
+
+def comment_hash(text: str, data: str = "") -> int:
+    """CommentStore::hash(): CRC32 of text xor data, as a signed 32-bit integer."""
+    value = zlib.crc32(text.encode("utf-8")) ^ zlib.crc32(data.encode("utf-8"))
+    return value - (1 << 32) if value >= 0x80000000 else value
+
+
+def truncate_comment(text: str) -> str:
+    """MediaWiki keeps at most 500 characters of a summary, ending a cut one with '...'."""
+    if len(text) <= COMMENT_CHARACTER_LIMIT:
+        return text
+    return text[: COMMENT_CHARACTER_LIMIT - 3].rstrip() + "..."
+
+
+@dataclass(frozen=True)
+class Editor:
+    """Who makes a change: a wiki account (user_id > 0) or an IP address."""
+
+    name: str
+    user_id: int = 0
+    groups: frozenset[str] = frozenset()
+    ip: str = ""
+
+    @property
+    def autopatrolled(self) -> bool:
+        return bool(self.groups & AUTOPATROL_GROUPS)
+
+    @property
+    def is_bot(self) -> bool:
+        return "bot" in self.groups
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """The columns of a page row gitaccess needs."""
+
+    id: int
+    namespace: int
+    dbkey: str
+    latest: int
+    length: int
+    model: str
+    is_redirect: bool
+
+
+@dataclass(frozen=True)
+class SavedRevision:
+    """What a save produced; ``rev_id`` is None for a null edit (nothing changed)."""
+
+    page_id: int
+    rev_id: int | None
+    created: bool
+
+
+def redirect_target(text: str) -> str | None:
+    """The target of a wikitext ``#REDIRECT [[...]]``, as written."""
+    match = _REDIRECT.match(text)
+    return match.group(1).strip() if match else None
+
+
+class WikiWriter:
+    """Writes wiki changes on a connection whose transaction the caller owns."""
+
+    def __init__(
+        self,
+        db: WikiDatabase,
+        conn: Connection,
+        *,
+        content_namespaces: frozenset[int] = frozenset({0}),
+        parse_title: Any = None,
+    ) -> None:
+        self.db = db
+        self.t = db.tables
+        self.conn = conn
+        self.content_namespaces = content_namespaces
+        # parse_title(text) -> (namespace, dbkey, fragment, interwiki), for redirect targets.
+        self.parse_title = parse_title
+        self._ids: dict[tuple[str, str], int] = {}
+
+    # ------------------------------------------------------------------ lookups
+    def _scalar(self, query: Any) -> Any:
+        return self.conn.execute(query).scalar()
+
+    def _insert(self, table: Any, **values: Any) -> int:
+        """Insert one row and return its new auto-increment id."""
+        result = self.conn.execute(insert(table).values(**values))
+        return int(result.inserted_primary_key[0])
+
+    def _name_id(self, table: str, id_col: str, name_col: str, name: str, **extra: Any) -> int:
+        """The id of a name in a small name table (content_models, slot_roles, change_tag_def)."""
+        key = (table, name)
+        if key not in self._ids:
+            tbl = self.t[table]
+            found = self._scalar(select(tbl.c[id_col]).where(tbl.c[name_col] == name))
+            self._ids[key] = int(found) if found is not None else self._insert(tbl, **{name_col: name}, **extra)
+        return self._ids[key]
+
+    def model_id(self, model: str) -> int:
+        return self._name_id("content_models", "model_id", "model_name", model)
+
+    def role_id(self, role: str = "main") -> int:
+        return self._name_id("slot_roles", "role_id", "role_name", role)
+
+    def tag_id(self, tag: str = TAG) -> int:
+        return self._name_id("change_tag_def", "ctd_id", "ctd_name", tag, ctd_user_defined=0, ctd_count=0)
+
+    def actor_id(self, editor: Editor) -> int:
+        """The actor row of an editor, created for IP editors and imported names."""
+        a = self.t.actor
+        found = self._scalar(select(a.c.actor_id).where(a.c.actor_name == editor.name))
+        if found is not None:
+            return int(found)
+        return self._insert(a, actor_name=editor.name, actor_user=editor.user_id or None)
+
+    def comment_id(self, text: str) -> int:
+        """A comment row for the text, reusing an identical one as MediaWiki does."""
+        text = truncate_comment(text)
+        c = self.t.comment
+        digest = comment_hash(text)
+        found = self._scalar(
+            select(c.c.comment_id)
+            .where(c.c.comment_hash == digest, c.c.comment_text == text, c.c.comment_data.is_(None))
+            .limit(1)
+        )
+        if found is not None:
+            return int(found)
+        return self._insert(c, comment_hash=digest, comment_text=text, comment_data=None)
+
+    def page(self, namespace: int, dbkey: str, *, lock: bool = False) -> PageRow | None:
+        p = self.t.page
+        query = select(
+            p.c.page_id, p.c.page_latest, p.c.page_len, p.c.page_content_model, p.c.page_is_redirect
+        ).where(p.c.page_namespace == namespace, p.c.page_title == dbkey)
+        if lock and self.db.dialect != "sqlite":
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        if row is None:
+            return None
+        return PageRow(row[0], namespace, dbkey, row[1], row[2] or 0, row[3] or "wikitext", bool(row[4]))
+
+    # ------------------------------------------------------------------ storage
+    def store_content(self, text: str, model: str) -> tuple[int, int, str]:
+        """Text row and content row for a text; returns (content_id, size in bytes, sha1)."""
+        data = text.encode("utf-8")
+        sha1 = sha1_base36(data)
+        old_id = self._insert(self.t.text, old_text=text, old_flags="utf-8")
+        content_id = self._insert(
+            self.t.content,
+            content_size=len(data),
+            content_sha1=sha1,
+            content_model=self.model_id(model),
+            content_address=f"tt:{old_id}",
+        )
+        return content_id, len(data), sha1
+
+    def insert_revision(
+        self,
+        *,
+        page_id: int,
+        content_id: int,
+        size: int,
+        sha1: str,
+        actor: int,
+        comment: int,
+        timestamp: str,
+        minor: bool = False,
+        parent_id: int = 0,
+        deleted: int = 0,
+        origin: int | None = None,
+        rev_id: int | None = None,
+    ) -> int:
+        """A revision with its main slot and comment link; returns its id."""
+        values: dict[str, Any] = dict(
+            rev_page=page_id,
+            rev_comment_id=0 if self.db.has_comment_temp else comment,
+            rev_actor=actor,
+            rev_timestamp=timestamp,
+            rev_minor_edit=int(minor),
+            rev_deleted=deleted,
+            rev_len=size,
+            rev_parent_id=parent_id,
+            rev_sha1=sha1,
+        )
+        if rev_id is not None:
+            values["rev_id"] = rev_id
+        new_id = self._insert(self.t.revision, **values)
+        if self.db.has_comment_temp:
+            self.conn.execute(
+                insert(self.t.revision_comment_temp).values(revcomment_rev=new_id, revcomment_comment_id=comment)
+            )
+        self.conn.execute(
+            insert(self.t.slots).values(
+                slot_revision_id=new_id,
+                slot_role_id=self.role_id(),
+                slot_content_id=content_id,
+                slot_origin=origin or new_id,
+            )
+        )
+        return new_id
+
+    # ------------------------------------------------------------------ bookkeeping
+    def tag(self, *, rc_id: int | None = None, rev_id: int | None = None, log_id: int | None = None) -> None:
+        """Tag a change `gitaccess` and count it, as ChangeTags::addTags does."""
+        tag_id = self.tag_id()
+        self.conn.execute(
+            insert(self.t.change_tag).values(
+                ct_rc_id=rc_id, ct_rev_id=rev_id, ct_log_id=log_id, ct_params=None, ct_tag_id=tag_id
+            )
+        )
+        ctd = self.t.change_tag_def
+        self.conn.execute(update(ctd).where(ctd.c.ctd_id == tag_id).values(ctd_count=ctd.c.ctd_count + 1))
+
+    def recent_change(self, editor: Editor, actor: int, **values: Any) -> int:
+        """A recentchanges row; values are rc_* columns without the prefix."""
+        row = dict(
+            rc_actor=actor,
+            rc_minor=0,
+            rc_bot=int(editor.is_bot),
+            rc_new=0,
+            rc_cur_id=0,
+            rc_this_oldid=0,
+            rc_last_oldid=0,
+            rc_patrolled=2 if editor.autopatrolled else 0,
+            rc_ip=editor.ip,
+            rc_old_len=None,
+            rc_new_len=None,
+            rc_deleted=0,
+            rc_logid=0,
+            rc_log_type=None,
+            rc_log_action="",
+            rc_params="",
+        )
+        row.update({"rc_" + k: v for k, v in values.items()})
+        return self._insert(self.t.recentchanges, **row)
+
+    def log_event(
+        self,
+        editor: Editor,
+        actor: int,
+        *,
+        type: str,
+        action: str,
+        namespace: int,
+        dbkey: str,
+        page_id: int,
+        comment: int,
+        timestamp: str,
+        params: dict[str, Any] | None = None,
+        associated_rev: int | None = None,
+        publish: bool = True,
+    ) -> int:
+        """A logging row (with its log_search row), published to recentchanges and tagged."""
+        params = dict(params or {})
+        if associated_rev is not None:
+            params["associated_rev_id"] = associated_rev
+        serialized = phpserial.dumps(params) if params else ""
+        log_id = self._insert(
+            self.t.logging,
+            log_type=type,
+            log_action=action,
+            log_timestamp=timestamp,
+            log_actor=actor,
+            log_namespace=namespace,
+            log_title=dbkey,
+            log_page=page_id,
+            log_comment_id=comment,
+            log_params=serialized,
+            log_deleted=0,
+        )
+        if associated_rev is not None:
+            self.conn.execute(
+                insert(self.t.log_search).values(
+                    ls_field="associated_rev_id", ls_value=str(associated_rev), ls_log_id=log_id
+                )
+            )
+        if publish:
+            rc_id = self.recent_change(
+                editor, actor,
+                timestamp=timestamp, namespace=namespace, title=dbkey, comment_id=comment,
+                type=RC_LOG, source="mw.log", cur_id=page_id, this_oldid=associated_rev or 0,
+                logid=log_id, log_type=type, log_action=action, params=serialized,
+            )
+            self.tag(rc_id=rc_id, rev_id=associated_rev, log_id=log_id)
+        return log_id
+
+    def count(self, *, edits: int = 0, pages: int = 0, articles: int = 0) -> None:
+        """Adjust site_stats as SiteStatsUpdate does."""
+        s = self.t.site_stats
+        self.conn.execute(
+            update(s).values(
+                ss_total_edits=s.c.ss_total_edits + edits,
+                ss_total_pages=s.c.ss_total_pages + pages,
+                ss_good_articles=s.c.ss_good_articles + articles,
+            )
+        )
+
+    def count_user_edit(self, editor: Editor) -> None:
+        if editor.user_id:
+            u = self.t.user
+            self.conn.execute(
+                update(u)
+                .where(u.c.user_id == editor.user_id, u.c.user_editcount.is_not(None))
+                .values(user_editcount=u.c.user_editcount + 1)
+            )
+
+    def queue_refresh_links(self, namespace: int, dbkey: str, editor: Editor, cause: str, timestamp: str) -> None:
+        """Queue MediaWiki's refreshLinks job so it rebuilds the page's link tables."""
+        params = {
+            "causeAction": cause,
+            "causeAgent": editor.name,
+            "namespace": namespace,
+            "title": dbkey,
+            "requestId": uuid.uuid4().hex[:24],
+        }
+        identity = phpserial.dumps({"type": "refreshLinks", "namespace": namespace, "title": dbkey,
+                                    "params": {"causeAction": cause, "causeAgent": editor.name}})
+        self.conn.execute(
+            insert(self.t.job).values(
+                job_cmd="refreshLinks",
+                job_namespace=namespace,
+                job_title=dbkey,
+                job_timestamp=timestamp,
+                job_params=phpserial.dumps(params),
+                job_random=random.randint(0, 2**31 - 1),
+                job_attempts=0,
+                job_token="",
+                job_token_timestamp=None,
+                job_sha1=sha1_base36(identity.encode("utf-8")),
+            )
+        )
+
+    def countable(self, namespace: int, text: str, model: str) -> bool:
+        """$wgArticleCountMethod 'link': a content page, not a redirect, with a wikilink."""
+        return (
+            namespace in self.content_namespaces
+            and model == "wikitext"
+            and redirect_target(text) is None
+            and "[[" in text
+        )
+
+    def set_redirect(self, page_id: int, text: str, model: str) -> bool:
+        """Keep the redirect table in step with the page's text; True if it redirects."""
+        r = self.t.redirect
+        self.conn.execute(r.delete().where(r.c.rd_from == page_id))
+        target = redirect_target(text) if model == "wikitext" else None
+        if target is None or self.parse_title is None:
+            return False
+        try:
+            namespace, dbkey, fragment, interwiki = self.parse_title(target)
+        except ValueError:
+            return False
+        self.conn.execute(
+            insert(r).values(
+                rd_from=page_id, rd_namespace=namespace, rd_title=dbkey,
+                rd_interwiki=interwiki or "", rd_fragment=fragment.replace(" ", "_") or "",
+            )
+        )
+        return True
+
+    # ------------------------------------------------------------------ edits
+    def save(
+        self,
+        namespace: int,
+        dbkey: str,
+        text: str,
+        *,
+        editor: Editor,
+        summary: str,
+        model: str | None = None,
+        minor: bool = False,
+        base_rev_id: int | None = None,
+        timestamp: str | None = None,
+    ) -> SavedRevision:
+        """Create or edit a page.
+
+        ``base_rev_id`` is the revision the new text was made from: 0 means
+        "the page must not exist yet", None skips the check. A page that
+        moved on since raises :class:`EditConflict`; an unchanged text is a
+        null edit and writes nothing, as in MediaWiki.
+        """
+        ts = timestamp or wiki_timestamp()
+        page = self.page(namespace, dbkey, lock=True)
+        if base_rev_id is not None:
+            current = page.latest if page else 0
+            if current != base_rev_id:
+                raise EditConflict(
+                    f"{dbkey} (namespace {namespace}) is at revision {current}, not {base_rev_id}: "
+                    "someone edited it meanwhile"
+                )
+        if page is None:
+            return self._create(namespace, dbkey, text, editor=editor, summary=summary,
+                                model=model or "wikitext", minor=minor, timestamp=ts)
+        model = model or page.model
+        if model == page.model and self._latest_sha1(page) == sha1_base36(text.encode("utf-8")):
+            return SavedRevision(page.id, None, False)
+        old_text_countable = self.countable(namespace, self.current_text(page), page.model)
+        actor = self.actor_id(editor)
+        comment = self.comment_id(summary)
+        content_id, size, sha1 = self.store_content(text, model)
+        rev_id = self.insert_revision(
+            page_id=page.id, content_id=content_id, size=size, sha1=sha1, actor=actor,
+            comment=comment, timestamp=ts, minor=minor, parent_id=page.latest,
+        )
+        is_redirect = self.set_redirect(page.id, text, model)
+        p = self.t.page
+        self.conn.execute(
+            update(p).where(p.c.page_id == page.id).values(
+                page_is_new=0, page_touched=ts, page_latest=rev_id, page_len=size,
+                page_is_redirect=int(is_redirect), page_content_model=model,
+            )
+        )
+        rc_id = self.recent_change(
+            editor, actor, timestamp=ts, namespace=namespace, title=dbkey, comment_id=comment,
+            minor=int(minor), cur_id=page.id, this_oldid=rev_id, last_oldid=page.latest,
+            type=RC_EDIT, source="mw.edit", old_len=page.length, new_len=size,
+        )
+        self.tag(rc_id=rc_id, rev_id=rev_id)
+        self.count(edits=1, articles=int(self.countable(namespace, text, model)) - int(old_text_countable))
+        self.count_user_edit(editor)
+        self.queue_refresh_links(namespace, dbkey, editor, "edit-page", ts)
+        return SavedRevision(page.id, rev_id, False)
+
+    def _create(
+        self, namespace: int, dbkey: str, text: str, *, editor: Editor, summary: str,
+        model: str, minor: bool, timestamp: str,
+    ) -> SavedRevision:
+        actor = self.actor_id(editor)
+        comment = self.comment_id(summary)
+        content_id, size, sha1 = self.store_content(text, model)
+        page_id = self._insert(
+            self.t.page,
+            page_namespace=namespace, page_title=dbkey, page_is_redirect=0, page_is_new=1,
+            page_random=random.random(), page_touched=timestamp, page_links_updated=None,
+            page_latest=0, page_len=size, page_content_model=model, page_lang=None,
+        )
+        rev_id = self.insert_revision(
+            page_id=page_id, content_id=content_id, size=size, sha1=sha1, actor=actor,
+            comment=comment, timestamp=timestamp, minor=minor,
+        )
+        is_redirect = self.set_redirect(page_id, text, model)
+        p = self.t.page
+        self.conn.execute(
+            update(p).where(p.c.page_id == page_id).values(page_latest=rev_id, page_is_redirect=int(is_redirect))
+        )
+        rc_id = self.recent_change(
+            editor, actor, timestamp=timestamp, namespace=namespace, title=dbkey, comment_id=comment,
+            minor=int(minor), new=1, cur_id=page_id, this_oldid=rev_id, last_oldid=0,
+            type=RC_NEW, source="mw.new", old_len=0, new_len=size,
+        )
+        self.tag(rc_id=rc_id, rev_id=rev_id)
+        self.log_event(
+            editor, actor, type="create", action="create", namespace=namespace, dbkey=dbkey,
+            page_id=page_id, comment=comment, timestamp=timestamp, associated_rev=rev_id, publish=False,
+        )
+        self.count(edits=1, pages=1, articles=int(self.countable(namespace, text, model)))
+        self.count_user_edit(editor)
+        self.queue_refresh_links(namespace, dbkey, editor, "edit-page", timestamp)
+        return SavedRevision(page_id, rev_id, True)
+
+    # ------------------------------------------------------------------ accounts
+    def create_user(self, name: str, password_hash: str, groups: tuple[str, ...] = ()) -> int:
+        """A wiki account with its actor row and groups, as MediaWiki's createAndPromote.php makes one."""
+        u = self.t.user
+        if self._scalar(select(u.c.user_id).where(u.c.user_name == name)) is not None:
+            raise UserExists(f"user {name!r} already exists")
+        now = wiki_timestamp()
+        user_id = self._insert(
+            u, user_name=name, user_real_name="", user_password=password_hash, user_newpassword="",
+            user_newpass_time=None, user_email="", user_touched=now, user_token=uuid.uuid4().hex,
+            user_email_authenticated=None, user_email_token=None, user_email_token_expires=None,
+            user_registration=now, user_editcount=0, user_password_expires=None,
+        )
+        a = self.t.actor
+        actor = self._scalar(select(a.c.actor_id).where(a.c.actor_name == name))
+        if actor is None:
+            self._insert(a, actor_name=name, actor_user=user_id)
+        else:
+            self.conn.execute(update(a).where(a.c.actor_id == actor).values(actor_user=user_id))
+        for group in dict.fromkeys(groups):
+            self.conn.execute(insert(self.t.user_groups).values(ug_user=user_id, ug_group=group, ug_expiry=None))
+        s = self.t.site_stats
+        self.conn.execute(update(s).values(ss_users=s.c.ss_users + 1))
+        return user_id
+
+    # ------------------------------------------------------------------ reading back
+    def _latest_sha1(self, page: PageRow) -> str:
+        r = self.t.revision
+        return self._scalar(select(r.c.rev_sha1).where(r.c.rev_id == page.latest)) or ""
+
+    def current_text(self, page: PageRow) -> str:
+        return revision_text(self.db, self.conn, page.latest)
+
+    def require_page(self, namespace: int, dbkey: str) -> PageRow:
+        page = self.page(namespace, dbkey, lock=True)
+        if page is None:
+            raise PageMissing(f"{dbkey} (namespace {namespace}) does not exist")
+        return page
+
+    def require_free(self, namespace: int, dbkey: str) -> None:
+        if self.page(namespace, dbkey) is not None:
+            raise PageExists(f"{dbkey} (namespace {namespace}) already exists")
+
+    def total_pages(self) -> int:
+        return int(self._scalar(select(func.count()).select_from(self.t.page)) or 0)

@@ -1,0 +1,1 @@
+"""Alembic migrations of gitaccess's own tables (installed as gitaccess.migrations)."""

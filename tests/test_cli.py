@@ -1,0 +1,85 @@
+"""The command line, run as a user runs it: a subprocess in a working directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitaccess.accounts import Authenticator
+from gitaccess.cli import bootstrap
+from gitaccess.config import load_config
+from gitaccess.errors import AuthError, ConfigError
+from gitaccess.site import Site
+from gitaccess.wiki import reader
+
+
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GITACCESS_")}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "gitaccess", *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_init_user_upgrade_title(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    assert (tmp_path / "gitaccess-data" / "wiki.sqlite").exists()
+    again = run(tmp_path, "init")
+    assert again.returncode == 1 and "already holds MediaWiki tables" in again.stderr
+    added = run(tmp_path, "user", "add", "bob_smith", "--password", "pw-123456", "--group", "sysop")
+    assert added.returncode == 0 and "Bob smith" in added.stdout
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    title = run(tmp_path, "title", "user:alice/notes", "--json")
+    assert json.loads(title.stdout) == {"namespace": 2, "dbkey": "Alice/notes"}
+    bad = run(tmp_path, "title", "a[b", "--json")
+    assert bad.returncode == 1 and json.loads(bad.stdout) == {"error": "title-invalid-characters"}
+    site = Site(load_config(None, f"sqlite:///{tmp_path}/gitaccess-data/wiki.sqlite", environ={}))
+    account = Authenticator(site).authenticate("bob smith", "pw-123456", "127.0.0.1")
+    assert account.can_push and account.grants is None
+    with pytest.raises(AuthError):
+        Authenticator(site).authenticate("Bob smith", "wrong", "127.0.0.1")
+
+
+def test_upgrade_on_a_database_without_mediawiki_fails_clearly(tmp_path: Path) -> None:
+    result = run(tmp_path, "--db", f"sqlite:///{tmp_path}/empty.sqlite", "db", "upgrade")
+    assert result.returncode == 1
+    assert "has no MediaWiki tables" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_configuration_precedence(tmp_path: Path) -> None:
+    (tmp_path / "gitaccess.toml").write_text('[database]\nurl = "sqlite:///from-file.sqlite"\n[wiki]\nsite_name = "W"\n')
+    other = tmp_path / "other.toml"
+    other.write_text('[database]\nurl = "sqlite:///from-env-file.sqlite"\n')
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert load_config(environ={}).database_url == "sqlite:///from-file.sqlite"
+        assert load_config(environ={}).site_name == "W"
+        assert load_config(environ={"GITACCESS_CONFIG": str(other)}).database_url == "sqlite:///from-env-file.sqlite"
+        assert load_config(environ={"GITACCESS_DB": "sqlite:///env.sqlite"}).database_url == "sqlite:///env.sqlite"
+        assert load_config(other, "sqlite:///opt.sqlite", environ={"GITACCESS_DB": "x"}).database_url == (
+            "sqlite:///opt.sqlite")
+        (tmp_path / "bad.toml").write_text("[wiki]\nsite_nam = 1\n")
+        with pytest.raises(ConfigError, match="site_nam"):
+            load_config(tmp_path / "bad.toml", environ={})
+        with pytest.raises(ConfigError, match="does not exist"):
+            load_config(tmp_path / "missing.toml", environ={})
+    finally:
+        os.chdir(cwd)
+
+
+def test_first_serve_creates_wiki_with_admin(tmp_path: Path) -> None:
+    site = Site(load_config(None, f"sqlite:///{tmp_path}/data/wiki.sqlite", environ={}))
+    password = bootstrap(site)
+    assert password and len(password) >= 16
+    assert bootstrap(site) is None  # only the first start creates anything
+    account = Authenticator(site).authenticate("Admin", password, "127.0.0.1")
+    assert account.can_push
+    page = site.titles.parse("Main Page")
+    with site.db.read() as conn:
+        assert reader.page_by_title(site.db, conn, page.namespace, page.dbkey) is not None
