@@ -142,7 +142,7 @@ def bootstrap(site: Site) -> str | None:
     standalone.create(site.db)
     password = secrets.token_urlsafe(18)
     with site.db.write() as conn:
-        writer = WikiWriter(site.db, conn, parse_title=site.redirect_parser)
+        writer = WikiWriter(site.db, conn, titles=site.titles)
         user_id = writer.create_user("Admin", hash_password(password), ("sysop", "bureaucrat"))
         admin = Editor("Admin", user_id, frozenset({"sysop", "bureaucrat"}))
         writer.save(0, "Main_Page", MAIN_PAGE_TEXT, editor=admin, summary="Create main page")

@@ -110,8 +110,3 @@ class Site:
 
     def parse_title(self, text: str, default_namespace: int = 0) -> Title:
         return self.titles.parse(text, default_namespace)
-
-    def redirect_parser(self, text: str) -> tuple[int, str, str, str]:
-        """Title parts of a redirect target, for the writer's redirect table."""
-        title = self.titles.parse(text)
-        return title.namespace, title.dbkey, title.fragment, title.interwiki

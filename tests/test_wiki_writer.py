@@ -27,7 +27,7 @@ def counts(site: Site) -> dict[str, int]:
 
 
 def writer_for(site: Site, conn) -> WikiWriter:  # type: ignore[no-untyped-def]
-    return WikiWriter(site.db, conn, parse_title=site.redirect_parser)
+    return WikiWriter(site.db, conn, titles=site.titles)
 
 
 def test_mediawiki_comment_hash_and_sha1() -> None:
@@ -120,3 +120,64 @@ def test_redirects_and_comment_reuse(wiki: Site) -> None:
     with wiki.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(t.redirect)).scalar() == 0
     assert saved.created
+
+
+def test_delete_undelete_move_contentmodel(wiki: Site) -> None:
+    """Row shapes from docs/reference/mediawiki-1.39-action-rows.txt, steps 2 to 6."""
+    t = wiki.db.tables
+    with wiki.db.write() as conn:
+        w = writer_for(wiki, conn)
+        first = w.save(0, "Foo", TEXT1, editor=ADMIN, summary="create Foo")
+        second = w.save(0, "Foo", TEXT2, editor=ADMIN, summary="second edit")
+        delete_log = w.delete(0, "Foo", editor=ADMIN, reason="cleanup")
+    with wiki.db.read() as conn:
+        assert reader.page_by_title(wiki.db, conn, 0, "Foo") is None
+        archived = conn.execute(select(t.archive.c.ar_rev_id, t.archive.c.ar_comment_id)
+                                .order_by(t.archive.c.ar_rev_id)).all()
+        assert [a[0] for a in archived] == [first.rev_id, second.rev_id]
+        assert conn.execute(select(func.count()).select_from(t.revision)).scalar() == 0
+        log = conn.execute(select(t.logging).where(t.logging.c.log_id == delete_log)).one()._mapping
+        assert (log["log_type"], log["log_action"], log["log_params"]) == ("delete", "delete", "a:0:{}")
+        rcs = conn.execute(select(t.recentchanges.c.rc_type, t.recentchanges.c.rc_logid)).all()
+        assert [tuple(r) for r in rcs] == [(3, delete_log)]  # the page's own edits left recentchanges
+    with wiki.db.write() as conn:
+        restore_log = writer_for(wiki, conn).undelete(0, "Foo", editor=ADMIN, reason="restore")
+    with wiki.db.read() as conn:
+        page = reader.page_by_title(wiki.db, conn, 0, "Foo")
+        assert page is not None and page.id == first.page_id and page.latest == second.rev_id
+        assert reader.revision_text(wiki.db, conn, second.rev_id) == TEXT2
+        assert [r.comment for r in reader.revisions(wiki.db, conn, page_id=page.id)] == ["create Foo", "second edit"]
+        params = conn.execute(select(t.logging.c.log_params).where(t.logging.c.log_id == restore_log)).scalar()
+        assert params == 'a:1:{s:12:":assoc:count";a:2:{s:9:"revisions";i:2;s:5:"files";i:0;}}'
+    with wiki.db.write() as conn:
+        w = writer_for(wiki, conn)
+        move_log = w.move(0, "Foo", 0, "Bar", editor=ADMIN, reason="rename", redirect=True)
+        w.move(0, "Bar", 1, "Baz", editor=ADMIN, reason="rename again", redirect=False)
+    with wiki.db.read() as conn:
+        moved = reader.page_by_title(wiki.db, conn, 1, "Baz")
+        assert moved is not None and moved.id == first.page_id
+        history = list(reader.revisions(wiki.db, conn, page_id=moved.id))
+        assert [r.comment for r in history[2:]] == [
+            "Admin moved page [[Foo]] to [[Bar]]: rename",
+            "Admin moved page [[Bar]] to [[Talk:Baz]] without leaving a redirect: rename again",
+        ]
+        assert all(r.minor for r in history[2:]) and history[-1].sha1 == history[1].sha1
+        redirect = reader.page_by_title(wiki.db, conn, 0, "Foo")
+        assert redirect is not None and redirect.is_redirect
+        assert reader.revision_text(wiki.db, conn, redirect.latest) == "#REDIRECT [[Bar]]"
+        assert reader.page_by_title(wiki.db, conn, 0, "Bar") is None
+        params = conn.execute(select(t.logging.c.log_params).where(t.logging.c.log_id == move_log)).scalar()
+        assert params.startswith('a:3:{s:9:"4::target";s:3:"Bar";s:10:"5::noredir";s:1:"0";s:17:"associated_rev_id"')
+    with wiki.db.write() as conn:
+        model_log = writer_for(wiki, conn).change_content_model(1, "Baz", "text", editor=ADMIN, summary="to plain text")
+    with wiki.db.read() as conn:
+        page = reader.page_by_title(wiki.db, conn, 1, "Baz")
+        assert page is not None and page.model == "text"
+        last = list(reader.revisions(wiki.db, conn, page_id=page.id))[-1]
+        assert last.comment == ('Admin changed the content model of the page [[Talk:Baz]] from "wikitext" '
+                                'to "plain text": to plain text')
+        params = conn.execute(select(t.logging.c.log_params).where(t.logging.c.log_id == model_log)).scalar()
+        assert params == 'a:2:{s:11:"4::oldmodel";s:8:"wikitext";s:11:"5::newmodel";s:4:"text";}'
+        stats = conn.execute(select(t.site_stats)).one()._mapping
+        # 2 edits, delete, undelete, move + redirect, move, content model change
+        assert (stats["ss_total_edits"], stats["ss_total_pages"]) == (8, 2)

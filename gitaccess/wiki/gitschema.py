@@ -42,6 +42,7 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             Column("gh_kind", WikiString("string", 16), nullable=False),
             Column("gh_message", WikiString("text", 65535), nullable=False),
             Column("gh_raw", _RAW, nullable=True),
+            sqlite_autoincrement=True,
         ),
         Table(
             prefix + "git_edit_hash", metadata,
@@ -62,6 +63,7 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             Column("ga_namespace", Integer, nullable=False),
             Column("ga_title", WikiString("string", 255), nullable=False),
             Index(prefix + "ga_title", "ga_namespace", "ga_title"),
+            sqlite_autoincrement=True,
         ),
         Table(
             prefix + "git_object", metadata,

@@ -122,7 +122,10 @@ def build_metadata(prefix: str = "", dialect: str = "sqlite") -> MetaData:
         name = spec["name"]
         pk = list(spec.get("pk", []))
         columns = [_column(name, c, pk, dialect) for c in spec["columns"]]
-        table = Table(prefix + name, metadata, *columns, **_table_options(spec))
+        # MediaWiki declares SQLite ids AUTOINCREMENT: an id is never reused after a delete.
+        autoincrement = any(c.autoincrement is True for c in columns)
+        table = Table(prefix + name, metadata, *columns, sqlite_autoincrement=autoincrement,
+                      **_table_options(spec))
         if pk:
             table.append_constraint(PrimaryKeyConstraint(*pk))
         for index in spec.get("indexes", []):

@@ -26,6 +26,8 @@ from sqlalchemy import Connection, func, insert, select, update
 from gitaccess.errors import EditConflict, PageExists, PageMissing, UserExists
 from gitaccess.wiki import phpserial
 from gitaccess.wiki.content import sha1_base36
+from gitaccess.namespaces import Namespaces
+from gitaccess.titles import InvalidTitle, Title, TitleCodec
 from gitaccess.wiki.database import WikiDatabase
 from gitaccess.wiki.reader import revision_text
 from gitaccess.wiki.types import wiki_timestamp
@@ -94,6 +96,17 @@ class SavedRevision:
     created: bool
 
 
+#: MediaWiki's English content-model-* messages, as content model change summaries show them.
+MODEL_LABELS = {
+    "wikitext": "wikitext", "javascript": "JavaScript", "css": "CSS", "json": "JSON", "text": "plain text",
+    "Scribunto": "Scribunto module", "sanitized-css": "Sanitized CSS",
+}
+
+
+def model_label(model: str) -> str:
+    return MODEL_LABELS.get(model, model)
+
+
 def redirect_target(text: str) -> str | None:
     """The target of a wikitext ``#REDIRECT [[...]]``, as written."""
     match = _REDIRECT.match(text)
@@ -108,15 +121,15 @@ class WikiWriter:
         db: WikiDatabase,
         conn: Connection,
         *,
+        titles: TitleCodec | None = None,
         content_namespaces: frozenset[int] = frozenset({0}),
-        parse_title: Any = None,
     ) -> None:
         self.db = db
         self.t = db.tables
         self.conn = conn
+        # Title rules, for redirect targets and titles in log parameters.
+        self.titles = titles or TitleCodec(Namespaces.standard())
         self.content_namespaces = content_namespaces
-        # parse_title(text) -> (namespace, dbkey, fragment, interwiki), for redirect targets.
-        self.parse_title = parse_title
         self._ids: dict[tuple[str, str], int] = {}
 
     # ------------------------------------------------------------------ lookups
@@ -241,16 +254,19 @@ class WikiWriter:
         return new_id
 
     # ------------------------------------------------------------------ bookkeeping
-    def tag(self, *, rc_id: int | None = None, rev_id: int | None = None, log_id: int | None = None) -> None:
-        """Tag a change `gitaccess` and count it, as ChangeTags::addTags does."""
-        tag_id = self.tag_id()
-        self.conn.execute(
-            insert(self.t.change_tag).values(
-                ct_rc_id=rc_id, ct_rev_id=rev_id, ct_log_id=log_id, ct_params=None, ct_tag_id=tag_id
-            )
-        )
+    def tag(self, *, rc_id: int | None = None, rev_id: int | None = None, log_id: int | None = None,
+            tags: tuple[str, ...] = (TAG,)) -> None:
+        """Tag a change (`gitaccess`, plus MediaWiki's own tags where it adds some) and count it,
+        as ChangeTags::addTags does."""
         ctd = self.t.change_tag_def
-        self.conn.execute(update(ctd).where(ctd.c.ctd_id == tag_id).values(ctd_count=ctd.c.ctd_count + 1))
+        for name in tags:
+            tag_id = self.tag_id(name)
+            self.conn.execute(
+                insert(self.t.change_tag).values(
+                    ct_rc_id=rc_id, ct_rev_id=rev_id, ct_log_id=log_id, ct_params=None, ct_tag_id=tag_id
+                )
+            )
+            self.conn.execute(update(ctd).where(ctd.c.ctd_id == tag_id).values(ctd_count=ctd.c.ctd_count + 1))
 
     def recent_change(self, editor: Editor, actor: int, **values: Any) -> int:
         """A recentchanges row; values are rc_* columns without the prefix."""
@@ -293,9 +309,10 @@ class WikiWriter:
     ) -> int:
         """A logging row (with its log_search row), published to recentchanges and tagged."""
         params = dict(params or {})
+        published = phpserial.dumps(params)  # recentchanges gets them without associated_rev_id
         if associated_rev is not None:
             params["associated_rev_id"] = associated_rev
-        serialized = phpserial.dumps(params) if params else ""
+        serialized = phpserial.dumps(params)
         log_id = self._insert(
             self.t.logging,
             log_type=type,
@@ -320,7 +337,7 @@ class WikiWriter:
                 editor, actor,
                 timestamp=timestamp, namespace=namespace, title=dbkey, comment_id=comment,
                 type=RC_LOG, source="mw.log", cur_id=page_id, this_oldid=associated_rev or 0,
-                logid=log_id, log_type=type, log_action=action, params=serialized,
+                logid=log_id, log_type=type, log_action=action, params=published,
             )
             self.tag(rc_id=rc_id, rev_id=associated_rev, log_id=log_id)
         return log_id
@@ -385,16 +402,16 @@ class WikiWriter:
         r = self.t.redirect
         self.conn.execute(r.delete().where(r.c.rd_from == page_id))
         target = redirect_target(text) if model == "wikitext" else None
-        if target is None or self.parse_title is None:
+        if target is None:
             return False
         try:
-            namespace, dbkey, fragment, interwiki = self.parse_title(target)
-        except ValueError:
+            title = self.titles.parse(target)
+        except InvalidTitle:
             return False
         self.conn.execute(
             insert(r).values(
-                rd_from=page_id, rd_namespace=namespace, rd_title=dbkey,
-                rd_interwiki=interwiki or "", rd_fragment=fragment.replace(" ", "_") or "",
+                rd_from=page_id, rd_namespace=title.namespace, rd_title=title.dbkey,
+                rd_interwiki=title.interwiki, rd_fragment=title.fragment.replace(" ", "_"),
             )
         )
         return True
@@ -435,37 +452,44 @@ class WikiWriter:
         model = model or page.model
         if model == page.model and self._latest_sha1(page) == sha1_base36(text.encode("utf-8")):
             return SavedRevision(page.id, None, False)
-        old_text_countable = self.countable(namespace, self.current_text(page), page.model)
+        rev_id = self._edit(page, text, editor=editor, summary=summary, model=model, minor=minor, timestamp=ts)
+        return SavedRevision(page.id, rev_id, False)
+
+    def _edit(self, page: PageRow, text: str, *, editor: Editor, summary: str, model: str, minor: bool,
+              timestamp: str, tags: tuple[str, ...] = (TAG,)) -> int:
+        """A new revision of an existing page with all its bookkeeping; returns its id."""
+        was_countable = self.countable(page.namespace, self.current_text(page), page.model)
         actor = self.actor_id(editor)
         comment = self.comment_id(summary)
         content_id, size, sha1 = self.store_content(text, model)
         rev_id = self.insert_revision(
             page_id=page.id, content_id=content_id, size=size, sha1=sha1, actor=actor,
-            comment=comment, timestamp=ts, minor=minor, parent_id=page.latest,
+            comment=comment, timestamp=timestamp, minor=minor, parent_id=page.latest,
         )
         is_redirect = self.set_redirect(page.id, text, model)
         p = self.t.page
         self.conn.execute(
             update(p).where(p.c.page_id == page.id).values(
-                page_is_new=0, page_touched=ts, page_latest=rev_id, page_len=size,
+                page_is_new=0, page_touched=timestamp, page_latest=rev_id, page_len=size,
                 page_is_redirect=int(is_redirect), page_content_model=model,
             )
         )
         rc_id = self.recent_change(
-            editor, actor, timestamp=ts, namespace=namespace, title=dbkey, comment_id=comment,
+            editor, actor, timestamp=timestamp, namespace=page.namespace, title=page.dbkey, comment_id=comment,
             minor=int(minor), cur_id=page.id, this_oldid=rev_id, last_oldid=page.latest,
             type=RC_EDIT, source="mw.edit", old_len=page.length, new_len=size,
         )
-        self.tag(rc_id=rc_id, rev_id=rev_id)
-        self.count(edits=1, articles=int(self.countable(namespace, text, model)) - int(old_text_countable))
+        self.tag(rc_id=rc_id, rev_id=rev_id, tags=tags)
+        self.count(edits=1, articles=int(self.countable(page.namespace, text, model)) - int(was_countable))
         self.count_user_edit(editor)
-        self.queue_refresh_links(namespace, dbkey, editor, "edit-page", ts)
-        return SavedRevision(page.id, rev_id, False)
+        self.queue_refresh_links(page.namespace, page.dbkey, editor, "edit-page", timestamp)
+        return rev_id
 
     def _create(
         self, namespace: int, dbkey: str, text: str, *, editor: Editor, summary: str,
-        model: str, minor: bool, timestamp: str,
+        model: str, minor: bool, timestamp: str, announce: bool = True,
     ) -> SavedRevision:
+        """A new page. ``announce`` False is a move's redirect: no recentchanges row, no creation log."""
         actor = self.actor_id(editor)
         comment = self.comment_id(summary)
         content_id, size, sha1 = self.store_content(text, model)
@@ -484,20 +508,227 @@ class WikiWriter:
         self.conn.execute(
             update(p).where(p.c.page_id == page_id).values(page_latest=rev_id, page_is_redirect=int(is_redirect))
         )
-        rc_id = self.recent_change(
-            editor, actor, timestamp=timestamp, namespace=namespace, title=dbkey, comment_id=comment,
-            minor=int(minor), new=1, cur_id=page_id, this_oldid=rev_id, last_oldid=0,
-            type=RC_NEW, source="mw.new", old_len=0, new_len=size,
-        )
-        self.tag(rc_id=rc_id, rev_id=rev_id)
-        self.log_event(
-            editor, actor, type="create", action="create", namespace=namespace, dbkey=dbkey,
-            page_id=page_id, comment=comment, timestamp=timestamp, associated_rev=rev_id, publish=False,
-        )
-        self.count(edits=1, pages=1, articles=int(self.countable(namespace, text, model)))
+        if announce:
+            rc_id = self.recent_change(
+                editor, actor, timestamp=timestamp, namespace=namespace, title=dbkey, comment_id=comment,
+                minor=int(minor), new=1, cur_id=page_id, this_oldid=rev_id, last_oldid=0,
+                type=RC_NEW, source="mw.new", old_len=0, new_len=size,
+            )
+            self.tag(rc_id=rc_id, rev_id=rev_id)
+            self.log_event(
+                editor, actor, type="create", action="create", namespace=namespace, dbkey=dbkey,
+                page_id=page_id, comment=comment, timestamp=timestamp, associated_rev=rev_id, publish=False,
+            )
+        else:
+            self.tag(rev_id=rev_id, tags=(TAG, "mw-new-redirect"))
         self.count_user_edit(editor)
+        self.count(edits=1, pages=1, articles=int(self.countable(namespace, text, model)))
         self.queue_refresh_links(namespace, dbkey, editor, "edit-page", timestamp)
         return SavedRevision(page_id, rev_id, True)
+
+    # ------------------------------------------------------------------ deletion
+    def delete(self, namespace: int, dbkey: str, *, editor: Editor, reason: str,
+               timestamp: str | None = None) -> int:
+        """Delete a page as DeletePage does: revisions to the archive, a delete log entry."""
+        ts = timestamp or wiki_timestamp()
+        page = self.require_page(namespace, dbkey)
+        countable = self.countable(namespace, self.current_text(page), page.model)
+        actor = self.actor_id(editor)
+        comment = self.comment_id(reason)
+        self._archive_revisions(page)
+        self._forget_page_links(page)
+        self.conn.execute(self.t.page.delete().where(self.t.page.c.page_id == page.id))
+        log_id = self.log_event(editor, actor, type="delete", action="delete", namespace=namespace,
+                                dbkey=dbkey, page_id=page.id, comment=comment, timestamp=ts)
+        self.count(edits=1, pages=-1, articles=-int(countable))
+        return log_id
+
+    def _archive_revisions(self, page: PageRow) -> None:
+        t = self.t
+        r = t.revision
+        rows = self.conn.execute(
+            select(r.c.rev_id, r.c.rev_actor, r.c.rev_timestamp, r.c.rev_minor_edit, r.c.rev_parent_id,
+                   r.c.rev_len, r.c.rev_deleted, r.c.rev_sha1, r.c.rev_comment_id)
+            .where(r.c.rev_page == page.id).order_by(r.c.rev_timestamp, r.c.rev_id)
+        ).all()
+        comments = self._revision_comments([row.rev_id for row in rows])
+        if rows:
+            self.conn.execute(insert(t.archive), [
+                dict(ar_namespace=page.namespace, ar_title=page.dbkey, ar_actor=row.rev_actor,
+                     ar_timestamp=row.rev_timestamp, ar_minor_edit=row.rev_minor_edit, ar_rev_id=row.rev_id,
+                     ar_parent_id=row.rev_parent_id, ar_len=row.rev_len, ar_page_id=page.id,
+                     ar_deleted=row.rev_deleted, ar_sha1=row.rev_sha1,
+                     ar_comment_id=comments.get(row.rev_id, row.rev_comment_id))
+                for row in rows
+            ])
+        self.conn.execute(r.delete().where(r.c.rev_page == page.id))
+        if self.db.has_comment_temp and rows:
+            rct = t.revision_comment_temp
+            self.conn.execute(rct.delete().where(rct.c.revcomment_rev.in_([row.rev_id for row in rows])))
+
+    def _revision_comments(self, rev_ids: list[int]) -> dict[int, int]:
+        """rev_id -> comment id, from revision_comment_temp where this MediaWiki has it."""
+        if not self.db.has_comment_temp or not rev_ids:
+            return {}
+        rct = self.t.revision_comment_temp
+        rows = self.conn.execute(
+            select(rct.c.revcomment_rev, rct.c.revcomment_comment_id).where(rct.c.revcomment_rev.in_(rev_ids))
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def _forget_page_links(self, page: PageRow) -> None:
+        """What LinksDeletionUpdate removes with a page: its links, redirect, protections, RC edits."""
+        t = self.t
+        for table, column in (("pagelinks", "pl_from"), ("templatelinks", "tl_from"),
+                              ("imagelinks", "il_from"), ("externallinks", "el_from"),
+                              ("langlinks", "ll_from"), ("iwlinks", "iwl_from"), ("page_props", "pp_page"),
+                              ("redirect", "rd_from"), ("page_restrictions", "pr_page")):
+            self.conn.execute(t[table].delete().where(t[table].c[column] == page.id))
+        cl = t.categorylinks
+        cat = t.category
+        for name, kind in self.conn.execute(select(cl.c.cl_to, cl.c.cl_type).where(cl.c.cl_from == page.id)).all():
+            counter = {"subcat": "cat_subcats", "file": "cat_files"}.get(kind)
+            values = {"cat_pages": cat.c.cat_pages - 1}
+            if counter:
+                values[counter] = cat.c[counter] - 1
+            self.conn.execute(update(cat).where(cat.c.cat_title == name).values(**values))
+            self.conn.execute(cat.delete().where(cat.c.cat_title == name, cat.c.cat_pages <= 0))
+        self.conn.execute(cl.delete().where(cl.c.cl_from == page.id))
+        rc = t.recentchanges
+        self.conn.execute(rc.delete().where(rc.c.rc_cur_id == page.id, rc.c.rc_type != RC_LOG))
+
+    def undelete(self, namespace: int, dbkey: str, *, editor: Editor, reason: str,
+                 timestamp: str | None = None) -> int:
+        """Restore every archived revision of a title, as UndeletePage does."""
+        ts = timestamp or wiki_timestamp()
+        self.require_free(namespace, dbkey)
+        t = self.t
+        ar = t.archive
+        rows = self.conn.execute(
+            select(ar).where(ar.c.ar_namespace == namespace, ar.c.ar_title == dbkey)
+            .order_by(ar.c.ar_timestamp, ar.c.ar_rev_id)
+        ).all()
+        if not rows:
+            raise PageMissing(f"{dbkey} (namespace {namespace}) has no deleted revisions to restore")
+        wanted = rows[-1].ar_page_id
+        free = wanted and self._scalar(select(t.page.c.page_id).where(t.page.c.page_id == wanted)) is None
+        latest = rows[-1]
+        model = self._content_model_of(latest.ar_rev_id)
+        page_values = dict(
+            page_namespace=namespace, page_title=dbkey, page_is_redirect=0, page_is_new=1,
+            page_random=random.random(), page_touched=latest.ar_timestamp, page_links_updated=None,
+            page_latest=latest.ar_rev_id,
+            page_len=latest.ar_len, page_content_model=model, page_lang=None,
+        )
+        if free:
+            page_values["page_id"] = wanted
+        page_id = self._insert(t.page, **page_values)
+        for row in rows:
+            self.conn.execute(insert(t.revision).values(
+                rev_id=row.ar_rev_id, rev_page=page_id,
+                rev_comment_id=0 if self.db.has_comment_temp else row.ar_comment_id,
+                rev_actor=row.ar_actor, rev_timestamp=row.ar_timestamp, rev_minor_edit=row.ar_minor_edit,
+                rev_deleted=row.ar_deleted, rev_len=row.ar_len, rev_parent_id=row.ar_parent_id,
+                rev_sha1=row.ar_sha1,
+            ))
+            if self.db.has_comment_temp:
+                self.conn.execute(insert(t.revision_comment_temp).values(
+                    revcomment_rev=row.ar_rev_id, revcomment_comment_id=row.ar_comment_id))
+        self.conn.execute(ar.delete().where(ar.c.ar_namespace == namespace, ar.c.ar_title == dbkey))
+        restored = PageRow(page_id, namespace, dbkey, latest.ar_rev_id, latest.ar_len or 0, model, False)
+        text = self.current_text(restored)
+        is_redirect = self.set_redirect(page_id, text, model)
+        self.conn.execute(update(t.page).where(t.page.c.page_id == page_id).values(page_is_redirect=int(is_redirect)))
+        actor = self.actor_id(editor)
+        log_id = self.log_event(
+            editor, actor, type="delete", action="restore", namespace=namespace, dbkey=dbkey, page_id=page_id,
+            comment=self.comment_id(reason), timestamp=ts,
+            params={":assoc:count": {"revisions": len(rows), "files": 0}},
+        )
+        self.count(edits=1, pages=1, articles=int(self.countable(namespace, text, model)))
+        self.queue_refresh_links(namespace, dbkey, editor, "undelete-page", ts)
+        return log_id
+
+    def _content_model_of(self, rev_id: int) -> str:
+        t = self.t
+        model = self._scalar(
+            select(t.content_models.c.model_name)
+            .select_from(t.slots)
+            .join(t.content, t.content.c.content_id == t.slots.c.slot_content_id)
+            .join(t.content_models, t.content_models.c.model_id == t.content.c.content_model)
+            .where(t.slots.c.slot_revision_id == rev_id, t.slots.c.slot_role_id == self.role_id())
+        )
+        return model or "wikitext"
+
+    # ------------------------------------------------------------------ moves
+    def move(self, namespace: int, dbkey: str, new_namespace: int, new_dbkey: str, *, editor: Editor,
+             reason: str, redirect: bool, timestamp: str | None = None) -> int:
+        """Rename a page as MovePage does: a null revision, a move log entry, optionally a redirect."""
+        ts = timestamp or wiki_timestamp()
+        page = self.require_page(namespace, dbkey)
+        self.require_free(new_namespace, new_dbkey)
+        summary = (f"{editor.name} moved page [[{self._prefixed(namespace, dbkey)}]] "
+                   f"to [[{self._prefixed(new_namespace, new_dbkey)}]]")
+        if not redirect:
+            summary += " without leaving a redirect"
+        if reason:
+            summary += ": " + reason
+        actor = self.actor_id(editor)
+        comment = self.comment_id(summary)
+        null_rev = self._null_revision(page, actor, comment, ts)
+        p = self.t.page
+        self.conn.execute(update(p).where(p.c.page_id == page.id).values(
+            page_namespace=new_namespace, page_title=new_dbkey, page_latest=null_rev, page_touched=ts,
+            page_is_new=0))
+        log_id = self.log_event(
+            editor, actor, type="move", action="move", namespace=namespace, dbkey=dbkey, page_id=page.id,
+            comment=self.comment_id(reason), timestamp=ts, associated_rev=null_rev,
+            params={"4::target": self._prefixed(new_namespace, new_dbkey), "5::noredir": "0" if redirect else "1"},
+        )
+        self.count(edits=1)
+        self.count_user_edit(editor)
+        if redirect:
+            self._create(namespace, dbkey, f"#REDIRECT [[{self._prefixed(new_namespace, new_dbkey)}]]",
+                         editor=editor, summary=summary, model="wikitext", minor=False, timestamp=ts,
+                         announce=False)
+        self.queue_refresh_links(new_namespace, new_dbkey, editor, "move-page", ts)
+        return log_id
+
+    def _prefixed(self, namespace: int, dbkey: str) -> str:
+        """Title text with its local namespace prefix, as the move log and redirects write it."""
+        return self.titles.full_text(Title(namespace, dbkey), canonical=False)
+
+    def _null_revision(self, page: PageRow, actor: int, comment: int, timestamp: str) -> int:
+        """A minor revision repeating the page's current content (MediaWiki's "null revision")."""
+        t = self.t
+        slot = self.conn.execute(
+            select(t.slots.c.slot_content_id, t.slots.c.slot_origin)
+            .where(t.slots.c.slot_revision_id == page.latest, t.slots.c.slot_role_id == self.role_id())
+        ).one()
+        sha1 = self._latest_sha1(page)
+        rev_id = self.insert_revision(
+            page_id=page.id, content_id=slot[0], size=page.length, sha1=sha1, actor=actor, comment=comment,
+            timestamp=timestamp, minor=True, parent_id=page.latest, origin=slot[1],
+        )
+        return rev_id
+
+    # ------------------------------------------------------------------ content models
+    def change_content_model(self, namespace: int, dbkey: str, model: str, *, editor: Editor, summary: str,
+                             text: str | None = None, timestamp: str | None = None) -> int:
+        """Change a page's content model (with new text if given), as ContentModelChange does."""
+        ts = timestamp or wiki_timestamp()
+        page = self.require_page(namespace, dbkey)
+        old_model = page.model
+        new_text = self.current_text(page) if text is None else text
+        described = (f"{editor.name} changed the content model of the page [[{self._prefixed(namespace, dbkey)}]] "
+                     f'from "{model_label(old_model)}" to "{model_label(model)}"')
+        self._edit(page, new_text, editor=editor, summary=described + (f": {summary}" if summary else ""),
+                   model=model, minor=False, timestamp=ts, tags=(TAG, "mw-contentmodelchange"))
+        return self.log_event(
+            editor, self.actor_id(editor), type="contentmodel", action="change", namespace=namespace,
+            dbkey=dbkey, page_id=page.id, comment=self.comment_id(summary), timestamp=ts,
+            params={"4::oldmodel": old_model, "5::newmodel": model},
+        )
 
     # ------------------------------------------------------------------ accounts
     def create_user(self, name: str, password_hash: str, groups: tuple[str, ...] = ()) -> int:
