@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from gitaccess.errors import EditConflict
 from gitaccess.site import Site
-from gitaccess.wiki import reader
+from gitaccess.wiki import reader, standalone
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.writer import Editor, WikiWriter, comment_hash, truncate_comment
 
@@ -181,3 +181,21 @@ def test_delete_undelete_move_contentmodel(wiki: Site) -> None:
         stats = conn.execute(select(t.site_stats)).one()._mapping
         # 2 edits, delete, undelete, move + redirect, move, content model change
         assert (stats["ss_total_edits"], stats["ss_total_pages"]) == (8, 2)
+
+
+def test_jobs_go_to_mediawikis_separate_sqlite_job_queue(tmp_path, make_site) -> None:  # type: ignore[no-untyped-def]
+    """MediaWiki on SQLite keeps jobs in <dbname>_jobqueue.sqlite; gitaccess queues them there."""
+    site = make_site(f"sqlite:///{tmp_path}/wikidb.sqlite")
+    standalone.create(site.db)
+    queue = make_site(f"sqlite:///{tmp_path}/wikidb_jobqueue.sqlite")
+    site.db.tables.job.create(queue.db.engine)
+    with pytest.raises(EditConflict):
+        with site.db.write() as conn:
+            writer_for(site, conn).save(0, "Foo", "x", editor=ADMIN, summary="s")
+            raise EditConflict("rolled back: its job must not be queued")
+    with site.db.write() as conn:
+        writer_for(site, conn).save(0, "Foo", "x", editor=ADMIN, summary="s")
+    with queue.db.read() as conn:
+        assert conn.execute(select(queue.db.tables.job.c.job_title)).scalars().all() == ["Foo"]
+    with site.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(site.db.tables.job)).scalar() == 0

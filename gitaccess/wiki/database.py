@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
@@ -151,13 +151,44 @@ class WikiDatabase:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @cached_property
+    def job_queue(self) -> Engine | None:
+        """MediaWiki on SQLite keeps its job queue in a file of its own beside the wiki's.
+
+        Its installer configures JobQueueDB with the database ``<name>_jobqueue``;
+        when that file exists, jobs go there, after the wiki's transaction commits.
+        """
+        path = self.sqlite_path
+        if path is None:
+            return None
+        queue = path.with_name(path.stem + "_jobqueue" + path.suffix)
+        return make_engine(f"sqlite:///{queue}") if queue.exists() else None
+
+    def queue_job(self, conn: Connection, row: dict[str, Any]) -> None:
+        """Queue a MediaWiki job: in the same transaction, or after it commits for a separate queue."""
+        if self.job_queue is None:
+            conn.execute(insert(self.tables.job).values(**row))
+        else:
+            conn.info.setdefault("gitaccess_jobs", []).append(row)
+
+    def _flush_jobs(self, conn: Connection) -> None:
+        jobs = conn.info.pop("gitaccess_jobs", [])
+        if jobs and self.job_queue is not None:
+            with self.job_queue.begin() as queue:
+                queue.execute(insert(self.tables.job), jobs)
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any error."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_immediate=True)
-            with conn.begin():
-                yield conn
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.info.pop("gitaccess_jobs", None)
+                raise
+            self._flush_jobs(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -114,9 +114,14 @@ def pages(db: WikiDatabase, conn: Connection) -> Iterator[PageInfo]:
         yield _page(row)
 
 
-def page_by_title(db: WikiDatabase, conn: Connection, namespace: int, dbkey: str) -> PageInfo | None:
+def page_by_title(db: WikiDatabase, conn: Connection, namespace: int, dbkey: str, *,
+                  lock: bool = False) -> PageInfo | None:
+    """The page with this title; ``lock`` holds its row until the transaction ends (writers)."""
     p = db.tables.page
-    row = conn.execute(_page_query(db).where(p.c.page_namespace == namespace, p.c.page_title == dbkey)).first()
+    query = _page_query(db).where(p.c.page_namespace == namespace, p.c.page_title == dbkey)
+    if lock and db.dialect != "sqlite":  # SQLite's write transactions already lock the database
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     return _page(row) if row else None
 
 

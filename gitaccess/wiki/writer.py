@@ -24,12 +24,12 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from gitaccess.errors import EditConflict, PageExists, PageMissing, UserExists
-from gitaccess.wiki import phpserial
-from gitaccess.wiki.content import sha1_base36
 from gitaccess.namespaces import Namespaces
 from gitaccess.titles import InvalidTitle, Title, TitleCodec
+from gitaccess.wiki import phpserial
+from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.database import WikiDatabase
-from gitaccess.wiki.reader import revision_text
+from gitaccess.wiki.reader import PageInfo, page_by_title, revision_text
 from gitaccess.wiki.types import wiki_timestamp
 
 COMMENT_CHARACTER_LIMIT = 500
@@ -72,19 +72,6 @@ class Editor:
     @property
     def is_bot(self) -> bool:
         return "bot" in self.groups
-
-
-@dataclass(frozen=True)
-class PageRow:
-    """The columns of a page row gitaccess needs."""
-
-    id: int
-    namespace: int
-    dbkey: str
-    latest: int
-    length: int
-    model: str
-    is_redirect: bool
 
 
 @dataclass(frozen=True)
@@ -181,17 +168,8 @@ class WikiWriter:
             return int(found)
         return self._insert(c, comment_hash=digest, comment_text=text, comment_data=None)
 
-    def page(self, namespace: int, dbkey: str, *, lock: bool = False) -> PageRow | None:
-        p = self.t.page
-        query = select(
-            p.c.page_id, p.c.page_latest, p.c.page_len, p.c.page_content_model, p.c.page_is_redirect
-        ).where(p.c.page_namespace == namespace, p.c.page_title == dbkey)
-        if lock and self.db.dialect != "sqlite":
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
-        if row is None:
-            return None
-        return PageRow(row[0], namespace, dbkey, row[1], row[2] or 0, row[3] or "wikitext", bool(row[4]))
+    def page(self, namespace: int, dbkey: str, *, lock: bool = False) -> PageInfo | None:
+        return page_by_title(self.db, self.conn, namespace, dbkey, lock=lock)
 
     # ------------------------------------------------------------------ storage
     def store_content(self, text: str, model: str) -> tuple[int, int, str]:
@@ -373,20 +351,18 @@ class WikiWriter:
         }
         identity = phpserial.dumps({"type": "refreshLinks", "namespace": namespace, "title": dbkey,
                                     "params": {"causeAction": cause, "causeAgent": editor.name}})
-        self.conn.execute(
-            insert(self.t.job).values(
-                job_cmd="refreshLinks",
-                job_namespace=namespace,
-                job_title=dbkey,
-                job_timestamp=timestamp,
-                job_params=phpserial.dumps(params),
-                job_random=random.randint(0, 2**31 - 1),
-                job_attempts=0,
-                job_token="",
-                job_token_timestamp=None,
-                job_sha1=sha1_base36(identity.encode("utf-8")),
-            )
-        )
+        self.db.queue_job(self.conn, dict(
+            job_cmd="refreshLinks",
+            job_namespace=namespace,
+            job_title=dbkey,
+            job_timestamp=timestamp,
+            job_params=phpserial.dumps(params),
+            job_random=random.randint(0, 2**31 - 1),
+            job_attempts=0,
+            job_token="",
+            job_token_timestamp=None,
+            job_sha1=sha1_base36(identity.encode("utf-8")),
+        ))
 
     def countable(self, namespace: int, text: str, model: str) -> bool:
         """$wgArticleCountMethod 'link': a content page, not a redirect, with a wikilink."""
@@ -455,7 +431,7 @@ class WikiWriter:
         rev_id = self._edit(page, text, editor=editor, summary=summary, model=model, minor=minor, timestamp=ts)
         return SavedRevision(page.id, rev_id, False)
 
-    def _edit(self, page: PageRow, text: str, *, editor: Editor, summary: str, model: str, minor: bool,
+    def _edit(self, page: PageInfo, text: str, *, editor: Editor, summary: str, model: str, minor: bool,
               timestamp: str, tags: tuple[str, ...] = (TAG,)) -> int:
         """A new revision of an existing page with all its bookkeeping; returns its id."""
         was_countable = self.countable(page.namespace, self.current_text(page), page.model)
@@ -543,7 +519,7 @@ class WikiWriter:
         self.count(edits=1, pages=-1, articles=-int(countable))
         return log_id
 
-    def _archive_revisions(self, page: PageRow) -> None:
+    def _archive_revisions(self, page: PageInfo) -> None:
         t = self.t
         r = t.revision
         rows = self.conn.execute(
@@ -576,7 +552,7 @@ class WikiWriter:
         )
         return {row[0]: row[1] for row in rows}
 
-    def _forget_page_links(self, page: PageRow) -> None:
+    def _forget_page_links(self, page: PageInfo) -> None:
         """What LinksDeletionUpdate removes with a page: its links, redirect, protections, RC edits."""
         t = self.t
         for table, column in (("pagelinks", "pl_from"), ("templatelinks", "tl_from"),
@@ -635,7 +611,7 @@ class WikiWriter:
                 self.conn.execute(insert(t.revision_comment_temp).values(
                     revcomment_rev=row.ar_rev_id, revcomment_comment_id=row.ar_comment_id))
         self.conn.execute(ar.delete().where(ar.c.ar_namespace == namespace, ar.c.ar_title == dbkey))
-        restored = PageRow(page_id, namespace, dbkey, latest.ar_rev_id, latest.ar_len or 0, model, False)
+        restored = PageInfo(page_id, namespace, dbkey, latest.ar_rev_id, latest.ar_len or 0, model, False)
         text = self.current_text(restored)
         is_redirect = self.set_redirect(page_id, text, model)
         self.conn.execute(update(t.page).where(t.page.c.page_id == page_id).values(page_is_redirect=int(is_redirect)))
@@ -698,7 +674,7 @@ class WikiWriter:
         """Title text with its local namespace prefix, as the move log and redirects write it."""
         return self.titles.full_text(Title(namespace, dbkey), canonical=False)
 
-    def _null_revision(self, page: PageRow, actor: int, comment: int, timestamp: str) -> int:
+    def _null_revision(self, page: PageInfo, actor: int, comment: int, timestamp: str) -> int:
         """A minor revision repeating the page's current content (MediaWiki's "null revision")."""
         t = self.t
         slot = self.conn.execute(
@@ -756,14 +732,14 @@ class WikiWriter:
         return user_id
 
     # ------------------------------------------------------------------ reading back
-    def _latest_sha1(self, page: PageRow) -> str:
+    def _latest_sha1(self, page: PageInfo) -> str:
         r = self.t.revision
         return self._scalar(select(r.c.rev_sha1).where(r.c.rev_id == page.latest)) or ""
 
-    def current_text(self, page: PageRow) -> str:
+    def current_text(self, page: PageInfo) -> str:
         return revision_text(self.db, self.conn, page.latest)
 
-    def require_page(self, namespace: int, dbkey: str) -> PageRow:
+    def require_page(self, namespace: int, dbkey: str) -> PageInfo:
         page = self.page(namespace, dbkey, lock=True)
         if page is None:
             raise PageMissing(f"{dbkey} (namespace {namespace}) does not exist")
