@@ -8,6 +8,7 @@ which beats the defaults (gitaccess.config).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from typing import Any
@@ -132,6 +133,25 @@ def title(text: str | None, namespace: int, as_json: bool) -> None:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         click.echo(site.titles.full_text(parsed))
+
+
+@cli.command("import-dump")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_dump_command(file: str) -> None:
+    """Import a MediaWiki XML dump (plain, .gz or .bz2) into a wiki with no revisions yet."""
+    from gitaccess.importer import import_dump
+
+    site = _site()
+    site.db.require_wiki()
+    size = os.path.getsize(file)
+    with open(file, "rb") as stream, click.progressbar(length=size, label="importing", file=sys.stderr,
+                                                      show_pos=False, show_percent=True) as bar:
+        stats = import_dump(site, stream, progress=lambda done: bar.update(done - bar.pos))
+    for warning in stats.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"imported {stats.pages} pages, {stats.revisions} revisions, {stats.uploads} files, "
+               f"{stats.log_items} log entries" + (" (adopted the dump's site information)"
+                                                  if stats.adopted_siteinfo else ""))
 
 
 def bootstrap(site: Site) -> str | None:

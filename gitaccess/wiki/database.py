@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
@@ -174,8 +174,10 @@ class WikiDatabase:
     def _flush_jobs(self, conn: Connection) -> None:
         jobs = conn.info.pop("gitaccess_jobs", [])
         if jobs and self.job_queue is not None:
+            # The installer creates the queue's job table without the wiki's table prefix.
+            job = self.tables.job.to_metadata(MetaData(), name="job")
             with self.job_queue.begin() as queue:
-                queue.execute(insert(self.tables.job), jobs)
+                queue.execute(insert(job), jobs)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -192,3 +194,5 @@ class WikiDatabase:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.__dict__.get("job_queue") is not None:
+            self.job_queue.dispose()

@@ -152,7 +152,8 @@ class WikiTimestamp(types.TypeDecorator[str]):
         if value is None:
             return None
         if dialect.name == "postgresql":
-            return _parse_timestamp(value)
+            # MediaWiki's expiry columns hold 'infinity', which PostgreSQL accepts as is.
+            return value if value in ("infinity", "-infinity") else _parse_timestamp(value)
         if dialect.name in ("mysql", "mariadb"):
             return value.encode("ascii")
         return value

@@ -490,11 +490,11 @@ class WikiWriter:
                 minor=int(minor), new=1, cur_id=page_id, this_oldid=rev_id, last_oldid=0,
                 type=RC_NEW, source="mw.new", old_len=0, new_len=size,
             )
-            self.tag(rc_id=rc_id, rev_id=rev_id)
-            self.log_event(
+            log_id = self.log_event(
                 editor, actor, type="create", action="create", namespace=namespace, dbkey=dbkey,
                 page_id=page_id, comment=comment, timestamp=timestamp, associated_rev=rev_id, publish=False,
             )
+            self.tag(rc_id=rc_id, rev_id=rev_id, log_id=log_id)
         else:
             self.tag(rev_id=rev_id, tags=(TAG, "mw-new-redirect"))
         self.count_user_edit(editor)
@@ -661,7 +661,9 @@ class WikiWriter:
             comment=self.comment_id(reason), timestamp=ts, associated_rev=null_rev,
             params={"4::target": self._prefixed(new_namespace, new_dbkey), "5::noredir": "0" if redirect else "1"},
         )
-        self.count(edits=1)
+        text = self.current_text(page)
+        self.count(edits=1, articles=int(self.countable(new_namespace, text, page.model))
+                   - int(self.countable(namespace, text, page.model)))
         self.count_user_edit(editor)
         if redirect:
             self._create(namespace, dbkey, f"#REDIRECT [[{self._prefixed(new_namespace, new_dbkey)}]]",

@@ -1,0 +1,397 @@
+"""A real MediaWiki 1.39 for interoperability tests, and a small Action API client.
+
+:class:`MediaWikiPeer` runs ``shared/peers/mediawiki/mw-peer.sh`` (Debian's
+MediaWiki package served by ``php -S``) in a private temporary directory on
+free ports, for one database backend (``sqlite``, ``mariadb``, ``postgres``),
+and stops and removes it afterwards. :class:`MediaWikiApi` speaks MediaWiki's
+Action API with the standard library only (urllib, http.cookiejar).
+
+When the peer cannot run here at all (no mw-peer.sh, not Linux, not root
+with packages missing, ``MW_NO_APT=1`` with packages missing, no PHP),
+:meth:`MediaWikiPeer.start` raises :class:`PeerUnavailable`, which tests turn
+into a visible skip (``conftest.unavailable``). Any other failure raises
+:class:`PeerError` with the tail of the peer's log.
+
+Set ``GITACCESS_MW_KEEP=1`` to keep the peer's directory after the tests
+(its path is in the peer's ``dir``).
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import SHARED  # <repo>/../shared
+
+MW_PEER = SHARED / "peers" / "mediawiki" / "mw-peer.sh"
+#: Where Debian's mediawiki package lives; mw-peer.sh installs it when missing (as root).
+MW_HOME = Path("/usr/share/mediawiki")
+BACKENDS = ("sqlite", "mariadb", "postgres")
+#: Messages of mw-peer.sh that mean "cannot run here", not "broken".
+_UNAVAILABLE_MARKERS = ("missing packages", "no 'postgres' system user", "initdb not found")
+START_TIMEOUT = 600  # the first start may install Debian packages
+
+
+class PeerUnavailable(RuntimeError):
+    """MediaWiki cannot run on this machine (a reason to skip, not a failure)."""
+
+
+class PeerError(RuntimeError):
+    """mw-peer.sh failed."""
+
+
+class ApiError(RuntimeError):
+    """MediaWiki's API answered with an error (or not with JSON)."""
+
+    def __init__(self, code: str, info: str, result: Any = None) -> None:
+        super().__init__(f"MediaWiki API error {code}: {info}")
+        self.code = code
+        self.info = info
+        self.result = result
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(pair: bool = False) -> int:
+    """A free TCP port on 127.0.0.1 (asked of the kernel); with pair, PORT+1 is free too."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 65535 and (not pair or _port_free(port + 1)):
+            return port
+    raise PeerError("found no free pair of TCP ports")
+
+
+def wiki_timestamp_of(iso: str) -> str:
+    """MediaWiki API timestamp (2026-11-21T08:43:18Z) -> database form (20261121084318)."""
+    return iso.replace("-", "").replace(":", "").replace("T", "").replace("Z", "")
+
+
+def unavailable_reason(backend: str = "sqlite") -> str | None:
+    """Why mw-peer.sh cannot run here, when that is known before trying (else None)."""
+    if backend not in BACKENDS:
+        return f"unknown MediaWiki peer backend {backend!r}"
+    if not MW_PEER.is_file():
+        return f"{MW_PEER} is missing"
+    for tool in ("bash", "setsid", "flock", "dpkg-query"):
+        if shutil.which(tool) is None:
+            return f"mw-peer.sh needs {tool} (a Debian/Ubuntu system), not found"
+    if os.geteuid() != 0 and not (MW_HOME / "includes").is_dir():
+        return f"MediaWiki is not installed in {MW_HOME} and installing it needs root"
+    if os.environ.get("MW_NO_APT") == "1" and not (MW_HOME / "includes").is_dir():
+        return f"MediaWiki is not installed in {MW_HOME} and MW_NO_APT=1"
+    if (MW_HOME / "includes").is_dir() and shutil.which("php") is None and (
+        os.geteuid() != 0 or os.environ.get("MW_NO_APT") == "1"
+    ):
+        return "php is not installed (and cannot be installed here)"
+    return None
+
+
+class MediaWikiApi:
+    """A minimal client of MediaWiki's Action API (JSON, formatversion 2), with cookies."""
+
+    def __init__(self, url: str, timeout: float = 60) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+        self._csrf: str | None = None
+
+    # ------------------------------------------------------------------ transport
+    def call(self, method: str = "GET", **params: Any) -> dict[str, Any]:
+        """One API request; raises :class:`ApiError` for an error answer."""
+        fields: dict[str, str] = {"format": "json", "formatversion": "2"}
+        for key, value in params.items():
+            if value is None or value is False:
+                continue
+            if value is True:
+                value = "1"
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                value = "|".join(str(v) for v in value)
+            fields[key] = str(value)
+        data = urllib.parse.urlencode(fields)
+        if method == "GET":
+            request = urllib.request.Request(self.url + "?" + data)
+        else:
+            request = urllib.request.Request(self.url, data=data.encode("utf-8"), method="POST")
+        try:
+            with self.opener.open(request, timeout=self.timeout) as response:
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            raise ApiError(f"http-{exc.code}", exc.read()[:2000].decode("utf-8", "replace")) from None
+        try:
+            result = json.loads(body)
+        except ValueError:
+            raise ApiError("not-json", body[:2000].decode("utf-8", "replace")) from None
+        if "error" in result:
+            error = result["error"]
+            raise ApiError(error.get("code", "?"), error.get("info", ""), result)
+        return result
+
+    def get(self, **params: Any) -> dict[str, Any]:
+        return self.call("GET", **params)
+
+    def post(self, **params: Any) -> dict[str, Any]:
+        return self.call("POST", **params)
+
+    def query_all(self, list_name: str, **params: Any) -> list[dict[str, Any]]:
+        """All items of ``query[list_name]`` across continuations."""
+        items: list[dict[str, Any]] = []
+        cont: dict[str, Any] = {}
+        while True:
+            result = self.get(action="query", **params, **cont)
+            items.extend(result.get("query", {}).get(list_name, []))
+            if "continue" not in result:
+                return items
+            cont = result["continue"]
+
+    # ------------------------------------------------------------------ session
+    def token(self, kind: str = "csrf") -> str:
+        return self.get(action="query", meta="tokens", type=kind)["query"]["tokens"][kind + "token"]
+
+    def login(self, user: str, password: str) -> None:
+        """action=login (meant for BotPasswords ``User@app``; a main password works, deprecated)."""
+        result = self.post(action="login", lgname=user, lgpassword=password, lgtoken=self.token("login"))
+        login = result.get("login", {})
+        if login.get("result") != "Success":
+            raise ApiError("login-" + str(login.get("result")), str(login.get("reason", login)), result)
+        self._csrf = None
+
+    @property
+    def csrf(self) -> str:
+        if self._csrf is None:
+            self._csrf = self.token("csrf")
+        return self._csrf
+
+    # ------------------------------------------------------------------ actions
+    def edit(self, title: str, text: str, *, summary: str = "", minor: bool = False,
+             baserevid: int | None = None, createonly: bool = False, nocreate: bool = False,
+             **extra: Any) -> dict[str, Any]:
+        """action=edit; returns the ``edit`` part of the answer (result must be Success)."""
+        result = self.post(
+            action="edit", title=title, text=text, summary=summary, minor=minor, notminor=not minor,
+            baserevid=baserevid, createonly=createonly, nocreate=nocreate, token=self.csrf, **extra,
+        )["edit"]
+        if result.get("result") != "Success":
+            raise ApiError("edit-" + str(result.get("result")), json.dumps(result), result)
+        return result
+
+    def delete(self, title: str, reason: str = "") -> dict[str, Any]:
+        return self.post(action="delete", title=title, reason=reason, token=self.csrf)["delete"]
+
+    def undelete(self, title: str, reason: str = "") -> dict[str, Any]:
+        return self.post(action="undelete", title=title, reason=reason, token=self.csrf)["undelete"]
+
+    def move(self, old: str, new: str, reason: str = "", *, noredirect: bool = False) -> dict[str, Any]:
+        return self.post(action="move", **{"from": old}, to=new, reason=reason, noredirect=noredirect,
+                         token=self.csrf)["move"]
+
+    # ------------------------------------------------------------------ queries
+    def page(self, title: str, prop: str = "info", **params: Any) -> dict[str, Any]:
+        """The one page of ``action=query&titles=title`` (``missing`` set when it does not exist)."""
+        result = self.get(action="query", titles=title, prop=prop, **params)
+        return result["query"]["pages"][0]
+
+    def revisions(self, title: str,
+                  rvprop: str = "ids|timestamp|user|comment|content|tags|size|sha1|flags",
+                  **params: Any) -> list[dict[str, Any]]:
+        """A page's revisions, oldest first, with the main slot's text as ``content``."""
+        revs: list[dict[str, Any]] = []
+        cont: dict[str, Any] = {}
+        while True:
+            result = self.get(action="query", titles=title, prop="revisions", rvprop=rvprop,
+                              rvslots="main", rvdir="newer", rvlimit="max", **params, **cont)
+            page = result["query"]["pages"][0]
+            if page.get("missing") or page.get("invalid"):
+                raise ApiError("missingtitle", f"{title!r} does not exist", result)
+            for rev in page.get("revisions", []):
+                main = rev.get("slots", {}).get("main", {})
+                if "content" in main:
+                    rev["content"] = main["content"]
+                revs.append(rev)
+            if "continue" not in result:
+                return revs
+            cont = result["continue"]
+
+    def deleted_revisions(self, title: str,
+                          drvprop: str = "ids|timestamp|user|comment|content|tags|size|sha1|flags"
+                          ) -> list[dict[str, Any]]:
+        """Archived revisions of a deleted title (Special:Undelete's data), oldest first."""
+        result = self.get(action="query", titles=title, prop="deletedrevisions", drvprop=drvprop,
+                          drvslots="main", drvdir="newer", drvlimit="max")
+        revs = result["query"]["pages"][0].get("deletedrevisions", [])
+        for rev in revs:
+            main = rev.get("slots", {}).get("main", {})
+            if "content" in main:
+                rev["content"] = main["content"]
+        return revs
+
+    def log_events(self, *, type: str | None = None, title: str | None = None,
+                   **params: Any) -> list[dict[str, Any]]:
+        """list=logevents, newest first, with every property."""
+        query: dict[str, Any] = dict(list="logevents", letype=type, letitle=title, lelimit="max",
+                                     leprop="ids|title|type|user|userid|timestamp|comment|details|tags")
+        return self.query_all("logevents", **{**query, **params})
+
+    def recent_changes(self, *, tag: str | None = None, title: str | None = None,
+                       **params: Any) -> list[dict[str, Any]]:
+        """list=recentchanges, newest first."""
+        query: dict[str, Any] = dict(list="recentchanges", rctag=tag, rctitle=title, rclimit="max",
+                                     rcprop="ids|title|user|comment|timestamp|sizes|flags|loginfo|tags|sha1|redirect")
+        return self.query_all("recentchanges", **{**query, **params})
+
+    def siteinfo(self, siprop: str = "general") -> dict[str, Any]:
+        return self.get(action="query", meta="siteinfo", siprop=siprop)["query"]
+
+    def links(self, title: str) -> list[str]:
+        """Titles the page links to, from MediaWiki's pagelinks table (prop=links)."""
+        return sorted(link["title"] for page in self.query_all(
+            "pages", prop="links", titles=title, pllimit="max") for link in page.get("links", []))
+
+    def categories(self, title: str) -> list[str]:
+        return sorted(c["title"] for page in self.query_all(
+            "pages", prop="categories", titles=title, cllimit="max") for c in page.get("categories", []))
+
+    def user(self, name: str) -> dict[str, Any]:
+        return self.get(action="query", list="users", ususers=name,
+                        usprop="groups|editcount|rights")["query"]["users"][0]
+
+
+class MediaWikiPeer:
+    """A running MediaWiki of mw-peer.sh in its own temporary directory."""
+
+    def __init__(self, backend: str, directory: Path, env: dict[str, str]) -> None:
+        self.backend = backend
+        self.dir = directory
+        self.env = env
+
+    # ------------------------------------------------------------------ life cycle
+    @classmethod
+    def start(cls, backend: str = "sqlite", *, attempts: int = 3) -> "MediaWikiPeer":
+        """Install and serve a fresh wiki; raises PeerUnavailable or PeerError."""
+        reason = unavailable_reason(backend)
+        if reason:
+            raise PeerUnavailable(reason)
+        # Under /tmp with mode 0755: PostgreSQL runs as the postgres user, which must reach it.
+        directory = Path(tempfile.mkdtemp(prefix=f"gitaccess-mw-{backend}-", dir="/tmp"))
+        directory.chmod(0o755)
+        last = ""
+        for _ in range(attempts):
+            port = free_port(pair=backend != "sqlite")
+            env = dict(os.environ)
+            env.pop("MW_DB_PORT", None)
+            try:
+                proc = subprocess.run(["bash", str(MW_PEER), "start", str(directory), str(port), backend],
+                                      capture_output=True, text=True, timeout=START_TIMEOUT, env=env)
+            except subprocess.TimeoutExpired:
+                cls._stop_dir(directory)
+                raise PeerError(f"mw-peer.sh start ({backend}) took over {START_TIMEOUT} s") from None
+            if proc.returncode == 0:
+                values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+                if "MW_API_URL" not in values:
+                    raise PeerError(f"mw-peer.sh printed no MW_API_URL:\n{proc.stdout}")
+                return cls(backend, directory, values)
+            last = proc.stderr.strip()
+            if any(marker in last for marker in _UNAVAILABLE_MARKERS):
+                cls._stop_dir(directory, remove=True)
+                raise PeerUnavailable(f"MediaWiki peer ({backend}) cannot run here: {last.splitlines()[-1]}")
+            if "already in use" not in last:
+                break
+            # Someone took the port between our probe and the start: reset and try other ports.
+            cls._run("reset", directory)
+        cls._stop_dir(directory, remove=os.environ.get("GITACCESS_MW_KEEP") != "1")
+        tail = "\n".join(last.splitlines()[-25:])
+        raise PeerError(f"mw-peer.sh start {directory} ({backend}) failed:\n{tail}")
+
+    @staticmethod
+    def _run(command: str, directory: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(MW_PEER), command, str(directory), *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+    @classmethod
+    def _stop_dir(cls, directory: Path, remove: bool = False) -> None:
+        try:
+            cls._run("stop", directory, timeout=120)
+        finally:
+            if remove:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def stop(self) -> None:
+        """Stop php -S and the private database server; remove the directory (unless kept)."""
+        self._stop_dir(self.dir, remove=os.environ.get("GITACCESS_MW_KEEP") != "1")
+
+    def __enter__(self) -> "MediaWikiPeer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def api_url(self) -> str:
+        return self.env["MW_API_URL"]
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.env["MW_SQLALCHEMY_URL"]
+
+    @property
+    def schema(self) -> str | None:
+        """The PostgreSQL schema of MediaWiki's tables (None on other databases)."""
+        return self.env.get("MW_DB_SCHEMA") or None
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        return self.env["MW_ADMIN_USER"], self.env["MW_ADMIN_PASS"]
+
+    @property
+    def bot(self) -> tuple[str, str]:
+        return self.env["MW_BOT_USER"], self.env["MW_BOT_PASS"]
+
+    def api(self, login: tuple[str, str] | None = None) -> MediaWikiApi:
+        """A new API client, logged in when credentials are given."""
+        client = MediaWikiApi(self.api_url)
+        if login:
+            client.login(*login)
+        return client
+
+    # ------------------------------------------------------------------ maintenance
+    def maint(self, script: str, *args: str, timeout: float = 300) -> str:
+        """Run a maintenance script (``runJobs.php``, ``createAndPromote.php`` ...); returns stdout."""
+        proc = self._run("maint", self.dir, script, *args, timeout=timeout)
+        if proc.returncode != 0:
+            raise PeerError(f"maintenance script {script} {' '.join(args)} failed ({proc.returncode}):\n"
+                            f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        return proc.stdout
+
+    def run_jobs(self) -> str:
+        return self.maint("runJobs.php")
+
+    def wait_for(self, check: Any, timeout: float = 10, interval: float = 0.2) -> Any:
+        """Poll ``check()`` until it returns something true."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value or time.monotonic() > deadline:
+                return value
+            time.sleep(interval)
+
