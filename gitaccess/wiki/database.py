@@ -12,7 +12,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
@@ -22,6 +22,20 @@ from sqlalchemy.pool import NullPool
 from gitaccess.errors import ConfigError, DatabaseError
 from gitaccess.wiki.gitschema import git_tables
 from gitaccess.wiki.schema import Tables, build_metadata
+
+
+_ROLLBACK = "gitaccess_on_rollback"
+_COMMIT = "gitaccess_after_commit"
+
+
+def on_rollback(conn: Connection, undo: Callable[[], None]) -> None:
+    """Run ``undo`` if the write transaction on ``conn`` is rolled back."""
+    conn.info.setdefault(_ROLLBACK, []).append(undo)
+
+
+def after_commit(conn: Connection, action: Callable[[], None]) -> None:
+    """Run ``action`` once the write transaction on ``conn`` has committed."""
+    conn.info.setdefault(_COMMIT, []).append(action)
 
 
 def _quote_identifier(name: str) -> str:
@@ -169,28 +183,36 @@ class WikiDatabase:
         if self.job_queue is None:
             conn.execute(insert(self.tables.job).values(**row))
         else:
-            conn.info.setdefault("gitaccess_jobs", []).append(row)
+            after_commit(conn, lambda: self._insert_job(row))
 
-    def _flush_jobs(self, conn: Connection) -> None:
-        jobs = conn.info.pop("gitaccess_jobs", [])
-        if jobs and self.job_queue is not None:
-            # The installer creates the queue's job table without the wiki's table prefix.
-            job = self.tables.job.to_metadata(MetaData(), name="job")
-            with self.job_queue.begin() as queue:
-                queue.execute(insert(job), jobs)
+    def _insert_job(self, row: dict[str, Any]) -> None:
+        assert self.job_queue is not None
+        # The installer creates the queue's job table without the wiki's table prefix.
+        job = self.tables.job.to_metadata(MetaData(), name="job")
+        with self.job_queue.begin() as queue:
+            queue.execute(insert(job).values(**row))
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction: committed when the block ends, rolled back on any error."""
+        """One write transaction: committed when the block ends, rolled back on any error.
+
+        Work outside the database (files in the upload directory, jobs in a
+        separate queue) registers with :func:`on_rollback` and
+        :func:`after_commit`, so it follows the transaction's outcome.
+        """
         with self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_immediate=True)
             try:
                 with conn.begin():
                     yield conn
             except BaseException:
-                conn.info.pop("gitaccess_jobs", None)
+                for undo in reversed(conn.info.pop(_ROLLBACK, [])):
+                    undo()
+                conn.info.pop(_COMMIT, None)
                 raise
-            self._flush_jobs(conn)
+            conn.info.pop(_ROLLBACK, None)
+            for action in conn.info.pop(_COMMIT, []):
+                action()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -20,7 +20,7 @@ import re
 import struct
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 #: The values MediaWiki's img_major_mime enum allows (MimeAnalyzer::isValidMajorMimeType).
 MAJOR_MIME_TYPES = frozenset(
@@ -80,6 +80,15 @@ _SVG = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*
 #: The standard library's built-in table only: the system's /etc/mime.types
 #: differs between machines, and the same file must get the same row everywhere.
 _BY_EXTENSION = mimetypes.MimeTypes(filenames=())
+#: Zip-based office formats MimeMap knows and the standard library does not.
+_OFFICE_EXTENSIONS = {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+}
 
 #: File::normalizeExtension's squished extensions, for deleted-file keys.
 _EXTENSION_ALIASES = {"htm": "html", "jpeg": "jpg", "mpeg": "mpg", "tiff": "tif", "ogv": "ogg"}
@@ -200,12 +209,17 @@ def file_type(data: bytes, name: str) -> FileType:
     """
     mime = _sniff(data)
     if mime is None or mime in _CONTAINERS:
-        mime = _BY_EXTENSION.guess_type(name, strict=False)[0] or mime or "unknown/unknown"
+        mime = _mime_from_extension(name) or mime or "unknown/unknown"
     major, _, minor = mime.partition("/")
     media_type = _MEDIA_TYPE_OF.get(mime, "UNKNOWN")
     if major not in MAJOR_MIME_TYPES:
         major = "unknown"
     return FileType(major, minor or "unknown", media_type)
+
+
+def _mime_from_extension(name: str) -> str | None:
+    suffix = PurePosixPath(name).suffix.lower()
+    return _OFFICE_EXTENSIONS.get(suffix) or _BY_EXTENSION.guess_type(name, strict=False)[0]
 
 
 def _sniff(data: bytes) -> str | None:

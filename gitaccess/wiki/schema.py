@@ -17,7 +17,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
-    Enum,
     Float,
     Index,
     Integer,
@@ -66,8 +65,7 @@ def _column_type(table: str, column: dict[str, Any]) -> TypeEngine[Any]:
     if kind == "datetimetz":
         return DateTime(timezone=True)
     if kind == "mwenum":
-        values = options["CustomSchemaOptions"]["enum_values"]
-        return WikiString("text").with_variant(mysql.ENUM(*values), "mysql", "mariadb")
+        return WikiString("enum", values=tuple(options["CustomSchemaOptions"]["enum_values"]))
     if (table, column["name"]) in BINARY_BLOBS:
         return WikiBlob(options.get("length"))
     return WikiString(kind, options.get("length"), bool(options.get("fixed")))

@@ -44,20 +44,36 @@ class _SqliteBlob(types.BLOB):
         return None
 
 
+class _MysqlEnum(types.UserDefinedType[str]):
+    """MySQL's ENUM for the DDL only; values pass through as WikiString converts them."""
+
+    cache_ok = True
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in self.values) + ")"
+
+
 class WikiString(types.TypeDecorator[str]):
-    """A binary/blob/string/text column of MediaWiki that holds UTF-8 text."""
+    """A binary/blob/string/text/enum column of MediaWiki that holds UTF-8 text."""
 
     impl = types.Text
     cache_ok = True
 
-    def __init__(self, kind: str = "binary", length: int | None = None, fixed: bool = False) -> None:
+    def __init__(self, kind: str = "binary", length: int | None = None, fixed: bool = False,
+                 values: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.kind = kind
         self.length = length
         self.fixed = fixed
+        self.values = values
 
     def load_dialect_impl(self, dialect: Dialect) -> types.TypeEngine[Any]:
         if dialect.name in ("mysql", "mariadb"):
+            if self.kind == "enum":
+                return dialect.type_descriptor(_MysqlEnum(self.values))
             if self.kind == "binary":
                 return dialect.type_descriptor(
                     mysql.BINARY(self.length) if self.fixed else mysql.VARBINARY(self.length or 255)
@@ -68,9 +84,9 @@ class WikiString(types.TypeDecorator[str]):
                 return dialect.type_descriptor(mysql.MEDIUMTEXT() if (self.length or 0) > 65535 else mysql.TEXT())
             return dialect.type_descriptor(_mysql_blob(self.length))
         if dialect.name == "sqlite":
-            if self.kind in ("string",):
+            if self.kind == "string":
                 return dialect.type_descriptor(types.VARCHAR(self.length))
-            if self.kind == "text":
+            if self.kind in ("text", "enum"):
                 return dialect.type_descriptor(sqlite.TEXT())
             return dialect.type_descriptor(_SqliteBlob())
         return dialect.type_descriptor(types.Text())

@@ -19,14 +19,15 @@ import re
 import uuid
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from gitaccess.errors import EditConflict, PageExists, PageMissing, UserExists
-from gitaccess.namespaces import Namespaces
+from gitaccess.errors import EditConflict, PageExists, PageMissing, UserExists, WikiWriteError
+from gitaccess.namespaces import FILE, Namespaces
 from gitaccess.titles import InvalidTitle, Title, TitleCodec
-from gitaccess.wiki import phpserial
+from gitaccess.wiki import phpserial, uploads
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.database import WikiDatabase
 from gitaccess.wiki.reader import PageInfo, page_by_title, revision_text
@@ -110,6 +111,7 @@ class WikiWriter:
         *,
         titles: TitleCodec | None = None,
         content_namespaces: frozenset[int] = frozenset({0}),
+        upload_directory: Path | None = None,
     ) -> None:
         self.db = db
         self.t = db.tables
@@ -117,6 +119,7 @@ class WikiWriter:
         # Title rules, for redirect targets and titles in log parameters.
         self.titles = titles or TitleCodec(Namespaces.standard())
         self.content_namespaces = content_namespaces
+        self.upload_directory = upload_directory
         self._ids: dict[tuple[str, str], int] = {}
 
     # ------------------------------------------------------------------ lookups
@@ -320,7 +323,7 @@ class WikiWriter:
             self.tag(rc_id=rc_id, rev_id=associated_rev, log_id=log_id)
         return log_id
 
-    def count(self, *, edits: int = 0, pages: int = 0, articles: int = 0) -> None:
+    def count(self, *, edits: int = 0, pages: int = 0, articles: int = 0, images: int = 0) -> None:
         """Adjust site_stats as SiteStatsUpdate does."""
         s = self.t.site_stats
         self.conn.execute(
@@ -328,6 +331,7 @@ class WikiWriter:
                 ss_total_edits=s.c.ss_total_edits + edits,
                 ss_total_pages=s.c.ss_total_pages + pages,
                 ss_good_articles=s.c.ss_good_articles + articles,
+                ss_images=s.c.ss_images + images,
             )
         )
 
@@ -423,7 +427,7 @@ class WikiWriter:
                     "someone edited it meanwhile"
                 )
         if page is None:
-            return self._create(namespace, dbkey, text, editor=editor, summary=summary,
+            return self.create_page(namespace, dbkey, text, editor=editor, summary=summary,
                                 model=model or "wikitext", minor=minor, timestamp=ts)
         model = model or page.model
         if model == page.model and self._latest_sha1(page) == sha1_base36(text.encode("utf-8")):
@@ -461,11 +465,17 @@ class WikiWriter:
         self.queue_refresh_links(page.namespace, page.dbkey, editor, "edit-page", timestamp)
         return rev_id
 
-    def _create(
+    def create_page(
         self, namespace: int, dbkey: str, text: str, *, editor: Editor, summary: str,
-        model: str, minor: bool, timestamp: str, announce: bool = True,
+        model: str, minor: bool, timestamp: str, recent_change: bool = True, creation_log: bool = True,
+        tags: tuple[str, ...] = (TAG,),
     ) -> SavedRevision:
-        """A new page. ``announce`` False is a move's redirect: no recentchanges row, no creation log."""
+        """A new page with its bookkeeping.
+
+        A move's redirect gets neither a recentchanges row nor a creation
+        log; an upload's File page gets the creation log but appears in
+        recentchanges only through the upload's log entry.
+        """
         actor = self.actor_id(editor)
         comment = self.comment_id(summary)
         content_id, size, sha1 = self.store_content(text, model)
@@ -484,19 +494,20 @@ class WikiWriter:
         self.conn.execute(
             update(p).where(p.c.page_id == page_id).values(page_latest=rev_id, page_is_redirect=int(is_redirect))
         )
-        if announce:
+        rc_id = log_id = None
+        if recent_change:
             rc_id = self.recent_change(
                 editor, actor, timestamp=timestamp, namespace=namespace, title=dbkey, comment_id=comment,
                 minor=int(minor), new=1, cur_id=page_id, this_oldid=rev_id, last_oldid=0,
                 type=RC_NEW, source="mw.new", old_len=0, new_len=size,
             )
+        if creation_log:
             log_id = self.log_event(
                 editor, actor, type="create", action="create", namespace=namespace, dbkey=dbkey,
                 page_id=page_id, comment=comment, timestamp=timestamp, associated_rev=rev_id, publish=False,
             )
-            self.tag(rc_id=rc_id, rev_id=rev_id, log_id=log_id)
-        else:
-            self.tag(rev_id=rev_id, tags=(TAG, "mw-new-redirect"))
+        if recent_change or not creation_log:
+            self.tag(rc_id=rc_id, rev_id=rev_id, log_id=log_id, tags=tags)
         self.count_user_edit(editor)
         self.count(edits=1, pages=1, articles=int(self.countable(namespace, text, model)))
         self.queue_refresh_links(namespace, dbkey, editor, "edit-page", timestamp)
@@ -513,6 +524,8 @@ class WikiWriter:
         comment = self.comment_id(reason)
         self._archive_revisions(page)
         self._forget_page_links(page)
+        if namespace == FILE:
+            uploads.delete_files(self, self._uploads(), dbkey, user_id=editor.user_id, reason=comment, timestamp=ts)
         self.conn.execute(self.t.page.delete().where(self.t.page.c.page_id == page.id))
         log_id = self.log_event(editor, actor, type="delete", action="delete", namespace=namespace,
                                 dbkey=dbkey, page_id=page.id, comment=comment, timestamp=ts)
@@ -611,6 +624,7 @@ class WikiWriter:
                 self.conn.execute(insert(t.revision_comment_temp).values(
                     revcomment_rev=row.ar_rev_id, revcomment_comment_id=row.ar_comment_id))
         self.conn.execute(ar.delete().where(ar.c.ar_namespace == namespace, ar.c.ar_title == dbkey))
+        restored_files = uploads.restore_files(self, self._uploads(), dbkey) if namespace == FILE else 0
         restored = PageInfo(page_id, namespace, dbkey, latest.ar_rev_id, latest.ar_len or 0, model, False)
         text = self.current_text(restored)
         is_redirect = self.set_redirect(page_id, text, model)
@@ -619,7 +633,7 @@ class WikiWriter:
         log_id = self.log_event(
             editor, actor, type="delete", action="restore", namespace=namespace, dbkey=dbkey, page_id=page_id,
             comment=self.comment_id(reason), timestamp=ts,
-            params={":assoc:count": {"revisions": len(rows), "files": 0}},
+            params={":assoc:count": {"revisions": len(rows), "files": restored_files}},
         )
         self.count(edits=1, pages=1, articles=int(self.countable(namespace, text, model)))
         self.queue_refresh_links(namespace, dbkey, editor, "undelete-page", ts)
@@ -651,11 +665,10 @@ class WikiWriter:
             summary += ": " + reason
         actor = self.actor_id(editor)
         comment = self.comment_id(summary)
-        null_rev = self._null_revision(page, actor, comment, ts)
+        null_rev = self.null_revision(page, actor, comment, ts)
         p = self.t.page
         self.conn.execute(update(p).where(p.c.page_id == page.id).values(
-            page_namespace=new_namespace, page_title=new_dbkey, page_latest=null_rev, page_touched=ts,
-            page_is_new=0))
+            page_namespace=new_namespace, page_title=new_dbkey))
         log_id = self.log_event(
             editor, actor, type="move", action="move", namespace=namespace, dbkey=dbkey, page_id=page.id,
             comment=self.comment_id(reason), timestamp=ts, associated_rev=null_rev,
@@ -666,9 +679,9 @@ class WikiWriter:
                    - int(self.countable(namespace, text, page.model)))
         self.count_user_edit(editor)
         if redirect:
-            self._create(namespace, dbkey, f"#REDIRECT [[{self._prefixed(new_namespace, new_dbkey)}]]",
+            self.create_page(namespace, dbkey, f"#REDIRECT [[{self._prefixed(new_namespace, new_dbkey)}]]",
                          editor=editor, summary=summary, model="wikitext", minor=False, timestamp=ts,
-                         announce=False)
+                         recent_change=False, creation_log=False, tags=(TAG, "mw-new-redirect"))
         self.queue_refresh_links(new_namespace, new_dbkey, editor, "move-page", ts)
         return log_id
 
@@ -676,7 +689,7 @@ class WikiWriter:
         """Title text with its local namespace prefix, as the move log and redirects write it."""
         return self.titles.full_text(Title(namespace, dbkey), canonical=False)
 
-    def _null_revision(self, page: PageInfo, actor: int, comment: int, timestamp: str) -> int:
+    def null_revision(self, page: PageInfo, actor: int, comment: int, timestamp: str) -> int:
         """A minor revision repeating the page's current content (MediaWiki's "null revision")."""
         t = self.t
         slot = self.conn.execute(
@@ -688,6 +701,9 @@ class WikiWriter:
             page_id=page.id, content_id=slot[0], size=page.length, sha1=sha1, actor=actor, comment=comment,
             timestamp=timestamp, minor=True, parent_id=page.latest, origin=slot[1],
         )
+        p = t.page
+        self.conn.execute(update(p).where(p.c.page_id == page.id).values(
+            page_latest=rev_id, page_touched=timestamp, page_is_new=0))
         return rev_id
 
     # ------------------------------------------------------------------ content models
@@ -707,6 +723,18 @@ class WikiWriter:
             dbkey=dbkey, page_id=page.id, comment=self.comment_id(summary), timestamp=ts,
             params={"4::oldmodel": old_model, "5::newmodel": model},
         )
+
+    # ------------------------------------------------------------------ files
+    def _uploads(self) -> Path:
+        if self.upload_directory is None:
+            raise WikiWriteError("no upload directory is configured: set [wiki] upload_directory")
+        return self.upload_directory
+
+    def upload(self, name: str, data: bytes, *, editor: Editor, comment: str, page_text: str = "",
+               timestamp: str | None = None) -> int:
+        """Upload a file or a new version of it (``name`` in dbkey form); returns the log id."""
+        return uploads.upload(self, self._uploads(), name, data, editor=editor, comment=comment,
+                              page_text=page_text, timestamp=timestamp)
 
     # ------------------------------------------------------------------ accounts
     def create_user(self, name: str, password_hash: str, groups: tuple[str, ...] = ()) -> int:

@@ -1,0 +1,183 @@
+"""File uploads, file deletion and file undeletion, as MediaWiki 1.39 does them.
+
+The rows follow ``docs/reference/mediawiki-1.39-action-rows.txt`` (steps 7
+to 10); the files go where MediaWiki's local file repository puts them
+(gitaccess.wiki.files). Files are written before the transaction commits
+and put back as they were if it rolls back, so a failed push or import
+leaves the upload directory as it found it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+
+from gitaccess.namespaces import FILE
+from gitaccess.titles import Title
+from gitaccess.wiki import files
+from gitaccess.wiki.content import sha1_base36
+from gitaccess.wiki.database import on_rollback
+from gitaccess.wiki.types import wiki_timestamp
+
+if TYPE_CHECKING:
+    from gitaccess.wiki.writer import Editor, WikiWriter
+
+#: FSFileBackend::htaccessPrivate(): MediaWiki denies web access to deleted files.
+DELETED_HTACCESS = b"Require all denied\nSatisfy All\n"
+
+
+def _put(conn: Any, root: Path, path: Path, data: bytes) -> None:
+    """Write a file, and restore what was there if the transaction rolls back."""
+    previous = path.read_bytes() if path.exists() else None
+    files.store(root, path, data)
+    if previous is None:
+        on_rollback(conn, lambda: path.unlink(missing_ok=True))
+    else:
+        on_rollback(conn, lambda: files.store(root, path, previous))
+
+
+def _remove(conn: Any, root: Path, path: Path) -> bytes:
+    """Remove a file, and put it back if the transaction rolls back; returns its bytes."""
+    data = path.read_bytes()
+    path.unlink()
+    on_rollback(conn, lambda: files.store(root, path, data))
+    return data
+
+
+def _ensure(conn: Any, root: Path, path: Path, data: bytes) -> None:
+    """Create a file MediaWiki expects beside deleted files, unless it is there."""
+    if not path.exists():
+        _put(conn, root, path, data)
+
+
+def _deleted_file(root: Path, key: str) -> Path:
+    """Where MediaWiki keeps a deleted file with this storage key (deleted/x/y/z/<key>)."""
+    sha1, _, extension = key.partition(".")
+    return files.deleted_path(root, sha1, extension)
+
+
+def _extension(name: str) -> str:
+    return name.rpartition(".")[2] if "." in name else ""
+
+
+def upload(
+    w: WikiWriter, root: Path, name: str, data: bytes, *, editor: Editor, comment: str,
+    page_text: str = "", timestamp: str | None = None,
+) -> int:
+    """Upload a new file or a new version of ``File:<name>``; returns the upload log id."""
+    ts = timestamp or wiki_timestamp()
+    t = w.t
+    img = t.image
+    current = w.conn.execute(select(img).where(img.c.img_name == name)).first()
+    actor = w.actor_id(editor)
+    comment_id = w.comment_id(comment)
+    kind = files.file_type(data, name)
+    size = files.image_size(data)
+    sha1 = sha1_base36(data)
+    values = dict(
+        img_size=len(data), img_width=size.width, img_height=size.height, img_metadata="",
+        img_bits=size.bits, img_media_type=kind.media_type, img_major_mime=kind.major,
+        img_minor_mime=kind.minor, img_description_id=comment_id, img_actor=actor, img_timestamp=ts,
+        img_sha1=sha1,
+    )
+    public = files.public_path(root, name)
+    if current is None:
+        _put(w.conn, root, public, data)
+        w.conn.execute(insert(img).values(img_name=name, **values))
+        w.count(images=1)
+        action = "upload"
+    else:
+        _archive_current(w, root, name, current._mapping, ts)
+        _put(w.conn, root, public, data)
+        w.conn.execute(update(img).where(img.c.img_name == name).values(**values))
+        action = "overwrite"
+    page = w.page(FILE, name, lock=True)
+    label = w.titles.full_text(Title(FILE, name), canonical=False)
+    if page is None:
+        saved = w.create_page(FILE, name, page_text, editor=editor, summary=comment, model="wikitext",
+                              minor=False, timestamp=ts, recent_change=False, creation_log=True, tags=())
+        page_id, rev_id = saved.page_id, saved.rev_id
+    else:
+        note = f"{editor.name} uploaded a new version of [[{label}]]" if current else \
+            f"{editor.name} uploaded [[{label}]]"
+        page_id, rev_id = page.id, w.null_revision(page, actor, w.comment_id(note), ts)
+    return w.log_event(
+        editor, actor, type="upload", action=action, namespace=FILE, dbkey=name, page_id=page_id,
+        comment=comment_id, timestamp=ts, params={"img_sha1": sha1, "img_timestamp": ts}, associated_rev=rev_id,
+    )
+
+
+def _archive_current(w: WikiWriter, root: Path, name: str, row: Any, timestamp: str) -> None:
+    """The current version becomes an old version (oldimage, archive/ directory)."""
+    archived = files.archive_name(timestamp, name)
+    public = files.public_path(root, name)
+    if public.exists():
+        _put(w.conn, root, files.archive_path(root, name, archived), public.read_bytes())
+    w.conn.execute(insert(w.t.oldimage).values(
+        oi_name=name, oi_archive_name=archived, oi_size=row["img_size"], oi_width=row["img_width"],
+        oi_height=row["img_height"], oi_bits=row["img_bits"], oi_description_id=row["img_description_id"],
+        oi_actor=row["img_actor"], oi_timestamp=row["img_timestamp"], oi_metadata=row["img_metadata"],
+        oi_media_type=row["img_media_type"], oi_major_mime=row["img_major_mime"],
+        oi_minor_mime=row["img_minor_mime"], oi_deleted=0, oi_sha1=row["img_sha1"],
+    ))
+
+
+def delete_files(w: WikiWriter, root: Path, name: str, *, user_id: int, reason: int, timestamp: str) -> int:
+    """Move every version of a file to the deleted zone (filearchive); returns how many."""
+    t = w.t
+    versions: list[tuple[str | None, dict[str, Any]]] = []
+    current = w.conn.execute(select(t.image).where(t.image.c.img_name == name)).first()
+    if current is not None:
+        row = current._mapping
+        versions.append((None, {k[4:]: v for k, v in row.items()}))
+    for old in w.conn.execute(select(t.oldimage).where(t.oldimage.c.oi_name == name)).all():
+        row = old._mapping
+        versions.append((row["oi_archive_name"], {k[3:]: v for k, v in row.items()}))
+    for archived, v in versions:
+        key = files.deleted_path(root, v["sha1"], _extension(name))
+        source = files.public_path(root, name) if archived is None else files.archive_path(root, name, archived)
+        if source.exists():
+            _put(w.conn, root, key, _remove(w.conn, root, source))
+            _ensure(w.conn, root, root / "deleted" / ".htaccess", DELETED_HTACCESS)
+            _ensure(w.conn, root, key.parent / "index.html", b"")
+        w.conn.execute(insert(t.filearchive).values(
+            fa_name=name, fa_archive_name=archived, fa_storage_group="deleted", fa_storage_key=key.name,
+            fa_deleted_user=user_id, fa_deleted_timestamp=timestamp, fa_deleted_reason_id=reason,
+            fa_size=v["size"], fa_width=v["width"], fa_height=v["height"], fa_metadata=v["metadata"],
+            fa_bits=v["bits"], fa_media_type=v["media_type"], fa_major_mime=v["major_mime"],
+            fa_minor_mime=v["minor_mime"], fa_description_id=v["description_id"], fa_actor=v["actor"],
+            fa_timestamp=v["timestamp"], fa_deleted=0, fa_sha1=v["sha1"],
+        ))
+    w.conn.execute(t.image.delete().where(t.image.c.img_name == name))
+    w.conn.execute(t.oldimage.delete().where(t.oldimage.c.oi_name == name))
+    if current is not None:
+        w.count(images=-1)
+    return len(versions)
+
+
+def restore_files(w: WikiWriter, root: Path, name: str) -> int:
+    """Bring every deleted version of a file back (image, oldimage); returns how many."""
+    t = w.t
+    fa = t.filearchive
+    rows = w.conn.execute(select(fa).where(fa.c.fa_name == name).order_by(fa.c.fa_timestamp)).all()
+    for found in rows:
+        row = found._mapping
+        v = {k[3:]: row[k] for k in row.keys()}
+        archived = v["archive_name"]
+        target = files.public_path(root, name) if archived is None else files.archive_path(root, name, archived)
+        stored = _deleted_file(root, v["storage_key"])
+        if stored.exists():
+            _put(w.conn, root, target, _remove(w.conn, root, stored))
+        common = dict(size=v["size"], width=v["width"], height=v["height"], metadata=v["metadata"], bits=v["bits"],
+                      media_type=v["media_type"], major_mime=v["major_mime"], minor_mime=v["minor_mime"],
+                      description_id=v["description_id"], actor=v["actor"], timestamp=v["timestamp"], sha1=v["sha1"])
+        if archived is None:
+            w.conn.execute(insert(t.image).values(img_name=name, **{"img_" + k: x for k, x in common.items()}))
+            w.count(images=1)
+        else:
+            w.conn.execute(insert(t.oldimage).values(oi_name=name, oi_archive_name=archived, oi_deleted=0,
+                                                     **{"oi_" + k: x for k, x in common.items()}))
+    w.conn.execute(fa.delete().where(fa.c.fa_name == name))
+    return len(rows)
