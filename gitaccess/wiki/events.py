@@ -1,0 +1,198 @@
+"""The wiki's activity in arrival order: what the history journal turns into commits.
+
+Revisions are read from both ``revision`` and ``archive`` (a page deleted
+before gitaccess first saw it still has a history), log entries from
+``logging``. Each stream is read by id, after the journal's high-water
+marks, so catching up costs in proportion to what is new. Within one batch
+the two streams are merged by timestamp; a log entry follows the revision
+it is associated with (a move follows its null revision and precedes the
+redirect it left behind).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import Connection, and_, func, literal, select, union_all
+
+from gitaccess.wiki import phpserial
+from gitaccess.wiki.database import WikiDatabase
+
+#: (log_type, log_action) pairs that change the repository's tree.
+TREE_LOG_ACTIONS = frozenset({
+    ("delete", "delete"), ("delete", "restore"), ("suppress", "delete"),
+    ("move", "move"), ("move", "move_redir"), ("merge", "merge"),
+    ("upload", "upload"), ("upload", "overwrite"), ("upload", "revert"),
+})
+
+# rev_deleted / log_deleted bits (RevisionRecord::DELETED_*)
+DELETED_TEXT, DELETED_COMMENT, DELETED_USER = 1, 2, 4
+
+
+@dataclass(frozen=True)
+class RevisionEvent:
+    """A revision as the journal needs it; ``null`` revisions repeat earlier content."""
+
+    rev_id: int
+    page_id: int
+    namespace: int
+    dbkey: str
+    timestamp: str
+    user_name: str
+    user_id: int
+    comment: str
+    minor: bool
+    deleted: int
+    sha1: str
+    content_address: str
+    model: str
+    null: bool
+    archived: bool
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, int]:
+        return (self.timestamp, self.rev_id, 0, 0)
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """A tree-changing log entry."""
+
+    log_id: int
+    type: str
+    action: str
+    timestamp: str
+    user_name: str
+    user_id: int
+    namespace: int
+    dbkey: str
+    page_id: int
+    comment: str
+    deleted: int
+    params: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def associated_rev(self) -> int | None:
+        value = self.params.get("associated_rev_id")
+        return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, int]:
+        # After the revision it is associated with, else after the second's revisions.
+        return (self.timestamp, self.associated_rev or 2**62, 1, self.log_id)
+
+
+Event = RevisionEvent | LogEvent
+
+
+def _log_params(raw: str | None) -> dict[Any, Any]:
+    if not raw:
+        return {}
+    try:
+        value = phpserial.loads(raw)
+    except phpserial.PhpSerialError:
+        # Before MediaWiki 1.19: one parameter a line, numbered from 4.
+        return {f"{i + 4}::param": v for i, v in enumerate(raw.split("\n"))}
+    return value if isinstance(value, dict) else {}
+
+
+def _revision_query(db: WikiDatabase, after: int, upto: int | None) -> Any:
+    """revision and archive rows, as one selectable with the same columns."""
+    t = db.tables
+    r, ar, p = t.revision, t.archive, t.page
+    main = t.slot_roles.c.role_name == "main"
+
+    def slot_join(rev_id_col: Any, query: Any) -> Any:
+        return (query.join(t.slots, t.slots.c.slot_revision_id == rev_id_col)
+                .join(t.slot_roles, and_(t.slot_roles.c.role_id == t.slots.c.slot_role_id, main))
+                .join(t.content, t.content.c.content_id == t.slots.c.slot_content_id)
+                .join(t.content_models, t.content_models.c.model_id == t.content.c.content_model))
+
+    if db.has_comment_temp:
+        live_comment = (select(t.revision_comment_temp.c.revcomment_comment_id)
+                        .where(t.revision_comment_temp.c.revcomment_rev == r.c.rev_id)
+                        .scalar_subquery())
+    else:
+        live_comment = r.c.rev_comment_id
+    live = slot_join(r.c.rev_id, select(
+        r.c.rev_id.label("rev_id"), r.c.rev_page.label("page_id"), p.c.page_namespace.label("namespace"),
+        p.c.page_title.label("dbkey"), r.c.rev_timestamp.label("timestamp"), r.c.rev_actor.label("actor"),
+        live_comment.label("comment_id"), r.c.rev_minor_edit.label("minor"), r.c.rev_deleted.label("deleted"),
+        r.c.rev_sha1.label("sha1"), t.content.c.content_address.label("address"),
+        t.content_models.c.model_name.label("model"), t.slots.c.slot_origin.label("origin"),
+        literal(0).label("archived"),
+    ).select_from(r).join(p, p.c.page_id == r.c.rev_page)).where(r.c.rev_id > after)
+    gone = slot_join(ar.c.ar_rev_id, select(
+        ar.c.ar_rev_id, ar.c.ar_page_id, ar.c.ar_namespace, ar.c.ar_title, ar.c.ar_timestamp, ar.c.ar_actor,
+        ar.c.ar_comment_id, ar.c.ar_minor_edit, ar.c.ar_deleted, ar.c.ar_sha1, t.content.c.content_address,
+        t.content_models.c.model_name, t.slots.c.slot_origin, literal(1),
+    ).select_from(ar)).where(ar.c.ar_rev_id > after)
+    if upto is not None:
+        live = live.where(r.c.rev_id <= upto)
+        gone = gone.where(ar.c.ar_rev_id <= upto)
+    return union_all(live, gone).subquery()
+
+
+def revisions_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None = None,
+                    batch: int = 5000) -> Iterator[RevisionEvent]:
+    """Revisions with ids in (after, upto], by id, read in batches."""
+    t = db.tables
+    while True:
+        both = _revision_query(db, after, upto)
+        rows = conn.execute(
+            select(both, t.actor.c.actor_name, t.actor.c.actor_user, t.comment.c.comment_text)
+            .select_from(both)
+            .join(t.actor, t.actor.c.actor_id == both.c.actor)
+            .join(t.comment, t.comment.c.comment_id == both.c.comment_id, isouter=True)
+            .order_by(both.c.rev_id).limit(batch)
+        ).all()
+        for row in rows:
+            m = row._mapping
+            yield RevisionEvent(
+                rev_id=m["rev_id"], page_id=m["page_id"] or 0, namespace=m["namespace"], dbkey=m["dbkey"],
+                timestamp=m["timestamp"], user_name=m["actor_name"], user_id=m["actor_user"] or 0,
+                comment=m["comment_text"] or "", minor=bool(m["minor"]), deleted=m["deleted"] or 0,
+                sha1=m["sha1"] or "", content_address=m["address"], model=m["model"],
+                null=(m["origin"] or m["rev_id"]) != m["rev_id"], archived=bool(m["archived"]),
+            )
+        if len(rows) < batch:
+            return
+        after = rows[-1]._mapping["rev_id"]
+
+
+def logs_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None = None) -> Iterator[LogEvent]:
+    """Tree-changing log entries with ids in (after, upto], by id."""
+    t = db.tables
+    lg = t.logging
+    types = sorted({kind for kind, _ in TREE_LOG_ACTIONS})
+    query = (
+        select(lg.c.log_id, lg.c.log_type, lg.c.log_action, lg.c.log_timestamp, t.actor.c.actor_name,
+               t.actor.c.actor_user, lg.c.log_namespace, lg.c.log_title, lg.c.log_page,
+               t.comment.c.comment_text, lg.c.log_deleted, lg.c.log_params)
+        .select_from(lg)
+        .join(t.actor, t.actor.c.actor_id == lg.c.log_actor)
+        .join(t.comment, t.comment.c.comment_id == lg.c.log_comment_id, isouter=True)
+        .where(lg.c.log_id > after, lg.c.log_type.in_(types))
+        .order_by(lg.c.log_id)
+    )
+    if upto is not None:
+        query = query.where(lg.c.log_id <= upto)
+    for row in conn.execute(query):
+        if (row[1], row[2]) in TREE_LOG_ACTIONS:
+            yield LogEvent(row[0], row[1], row[2], row[3], row[4], row[5] or 0, row[6], row[7], row[8] or 0,
+                           row[9] or "", row[10] or 0, _log_params(row[11]))
+
+
+def in_arrival_order(events: Iterable[Event]) -> list[Event]:
+    """One batch of new events, merged: by timestamp, logs after their associated revision."""
+    return sorted(events, key=lambda e: e.sort_key)
+
+
+def high_water_marks(db: WikiDatabase, conn: Connection) -> tuple[int, int]:
+    """The largest revision id (live or archived) and log id: two index lookups."""
+    t = db.tables
+    rev = conn.execute(select(func.max(t.revision.c.rev_id))).scalar() or 0
+    archived = conn.execute(select(func.max(t.archive.c.ar_rev_id))).scalar() or 0
+    log = conn.execute(select(func.max(t.logging.c.log_id))).scalar() or 0
+    return max(rev, archived), log
