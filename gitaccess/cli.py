@@ -22,7 +22,9 @@ from gitaccess import accounts
 from gitaccess.app import create_app, site_of
 from gitaccess.config import load_config
 from gitaccess.errors import GitAccessError
+from gitaccess.importer import import_dump
 from gitaccess.passwords import hash_password
+from gitaccess.server import run
 from gitaccess.site import Site
 from gitaccess.titles import InvalidTitle
 from gitaccess.wiki import migrate, standalone
@@ -139,8 +141,6 @@ def title(text: str | None, namespace: int, as_json: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def import_dump_command(file: str) -> None:
     """Import a MediaWiki XML dump (plain, .gz or .bz2) into a wiki with no revisions yet."""
-    from gitaccess.importer import import_dump
-
     site = _site()
     site.db.require_wiki()
     size = os.path.getsize(file)
@@ -175,8 +175,6 @@ def bootstrap(site: Site) -> str | None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the wiki over smart HTTP (creates the embedded wiki on first run)."""
-    from gitaccess.server import run
-
     site = _site()
     password = bootstrap(site)
     if password is not None:

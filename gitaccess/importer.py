@@ -15,7 +15,7 @@ afford, and that keep the imported history faithful to the wiki it came from:
 
 Everything happens in one database transaction: a dump that fails anywhere
 leaves the wiki as it was, and the files already written to the upload
-directory are removed again. Memory does not grow with the dump: records are
+directory are removed again (gitaccess.wiki.database.on_rollback). Memory does not grow with the dump: records are
 streamed, and only the page being imported is kept.
 """
 
@@ -43,6 +43,7 @@ from gitaccess.site import SITEINFO_KEY, Site, StoredNamespace, apply_siteinfo
 from gitaccess.titles import InvalidTitle, Title, TitleCodec
 from gitaccess.wiki import files, standalone
 from gitaccess.wiki.content import sha1_base36
+from gitaccess.wiki.database import on_rollback
 from gitaccess.wiki.reader import user_by_name
 from gitaccess.wiki.types import wiki_timestamp
 from gitaccess.wiki.writer import Editor, WikiWriter
@@ -101,24 +102,16 @@ def import_dump(
         )
     codec = site.titles  # read before the write transaction, which holds SQLite's write lock
     may_adopt = _may_adopt_siteinfo(site)
-    uploads = _UploadFiles(site.config.upload_directory)
     try:
         with _binary(source) as stream, site.db.write() as conn:
-            importer = _Importer(site, conn, codec, may_adopt, uploads)
+            importer = _Importer(site, conn, codec, may_adopt)
             importer.run(dumps.read_dump(_CountingReader(stream, progress)))
     except DumpError as exc:
-        uploads.remove_all()
         raise DumpImportError(f"the dump cannot be read: {exc}; nothing was imported") from None
     except OSError as exc:
-        uploads.remove_all()
         raise DumpImportError(f"{exc}; nothing was imported") from None
-    except BaseException:
-        uploads.remove_all()
-        raise
     if importer.stats.adopted_siteinfo:
-        # The site's namespace table and title rules now come from the stored siteinfo.
-        for cached in ("namespaces", "titles"):
-            site.__dict__.pop(cached, None)
+        site.forget_stored_site()
     return importer.stats
 
 
@@ -158,35 +151,6 @@ class _CountingReader(io.RawIOBase):
         if self._progress is not None and data:
             self._progress(self._count)
         return len(data)
-
-
-class _UploadFiles:
-    """The files an import writes to the upload directory, removed again if it fails."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._created: list[Path] = []
-
-    def write(self, path: Path, data: bytes) -> None:
-        """Store a file; an identical file already there is fine, a different one is refused
-        (deleting it on failure, or overwriting it, would lose someone's file)."""
-        try:
-            if path.exists():
-                if path.stat().st_size == len(data) and path.read_bytes() == data:
-                    return
-                raise DumpImportError(
-                    f"{path} already exists with other contents: the upload directory "
-                    f"{self.root} must not hold another wiki's files; empty it or configure another one"
-                )
-            files.store(self.root, path, data)
-        except OSError as exc:
-            raise DumpImportError(f"cannot write {path}: {exc.strerror or exc}; check upload_directory") from None
-        self._created.append(path)
-
-    def remove_all(self) -> None:
-        for path in reversed(self._created):
-            path.unlink(missing_ok=True)
-        self._created.clear()
 
 
 class _Ids:
@@ -281,15 +245,13 @@ class _PageState:
 class _Importer:
     """Writes a dump's records on one connection, inside the caller's transaction."""
 
-    def __init__(
-        self, site: Site, conn: Connection, titles: TitleCodec, may_adopt: bool, uploads: _UploadFiles
-    ) -> None:
+    def __init__(self, site: Site, conn: Connection, titles: TitleCodec, may_adopt: bool) -> None:
         self.site = site
         self.conn = conn
         self.t = site.db.tables
         self.titles = titles
         self.may_adopt = may_adopt
-        self.uploads = uploads
+        self.upload_root = site.config.upload_directory
         self.stats = ImportStats()
         self.writer = WikiWriter(site.db, conn, titles=titles)
         t = self.t
@@ -610,7 +572,7 @@ class _Importer:
         current = upload.archivename is None
         if current and page.has_current_file:
             raise DumpImportError(f"{page.shown!r} has two current file versions (uploads without <archivename>)")
-        self.uploads.write(self._file_path(page, upload), upload.contents)
+        self._store_file(self._file_path(page, upload), upload.contents)
         actor = self._actor(upload.contributor)
         editor, actor_id = actor
         comment = upload.comment or ""
@@ -646,7 +608,7 @@ class _Importer:
         self.stats.uploads += 1
 
     def _file_path(self, page: _PageState, upload: Upload) -> Path:
-        root = self.uploads.root
+        root = self.upload_root
         name = page.title.dbkey
         try:
             if upload.archivename is None:
@@ -654,6 +616,23 @@ class _Importer:
             return files.archive_path(root, name, upload.archivename)
         except files.UnsafePath as exc:
             raise DumpImportError(f"{page.shown!r}: {exc}") from None
+
+    def _store_file(self, path: Path, data: bytes) -> None:
+        """Write a file that goes away again if the import fails. An identical file already
+        there is fine; a different one is refused, since overwriting it (or deleting it
+        when the import fails) would lose somebody's file."""
+        try:
+            if path.exists():
+                if path.stat().st_size == len(data) and path.read_bytes() == data:
+                    return
+                raise DumpImportError(
+                    f"{path} already exists with other contents: the upload directory {self.upload_root} "
+                    "holds another wiki's files; empty it or configure another upload_directory"
+                )
+            files.store(self.upload_root, path, data)
+        except OSError as exc:
+            raise DumpImportError(f"cannot write {path}: {exc.strerror or exc}; check upload_directory") from None
+        on_rollback(self.conn, lambda: path.unlink(missing_ok=True))
 
     def _file_columns(self, name: str, upload: Upload, sha1: str, actor_id: int) -> dict[str, object]:
         """The columns image and oldimage share, without their prefix."""

@@ -76,6 +76,11 @@ class Site:
             raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == SITEINFO_KEY)).scalar()
         return json.loads(raw) if raw else {}
 
+    def forget_stored_site(self) -> None:
+        """Read the namespaces and title rules again (after a dump import stored new ones)."""
+        for cached in ("namespaces", "titles"):
+            self.__dict__.pop(cached, None)
+
     @cached_property
     def namespaces(self) -> Namespaces:
         c = self.config
