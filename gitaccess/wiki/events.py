@@ -135,18 +135,21 @@ def _revision_query(db: WikiDatabase, after: int, upto: int | None) -> Any:
 
 
 def revisions_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None = None,
-                    batch: int = 5000) -> Iterator[RevisionEvent]:
-    """Revisions with ids in (after, upto], by id, read in batches."""
+                    batch: int = 5000, title: tuple[int, str] | None = None) -> Iterator[RevisionEvent]:
+    """Revisions with ids in (after, upto], by id, read in batches; optionally of one title only."""
     t = db.tables
     while True:
         both = _revision_query(db, after, upto)
-        rows = conn.execute(
+        query = (
             select(both, t.actor.c.actor_name, t.actor.c.actor_user, t.comment.c.comment_text)
             .select_from(both)
             .join(t.actor, t.actor.c.actor_id == both.c.actor)
             .join(t.comment, t.comment.c.comment_id == both.c.comment_id, isouter=True)
             .order_by(both.c.rev_id).limit(batch)
-        ).all()
+        )
+        if title is not None:
+            query = query.where(both.c.namespace == title[0], both.c.dbkey == title[1])
+        rows = conn.execute(query).all()
         for row in rows:
             m = row._mapping
             yield RevisionEvent(

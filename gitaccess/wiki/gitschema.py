@@ -42,6 +42,10 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             Column("gh_kind", WikiString("string", 16), nullable=False),
             Column("gh_message", WikiString("text", 65535), nullable=False),
             Column("gh_raw", _RAW, nullable=True),
+            # The journal's high-water marks when this commit's activity was read:
+            # what replaying the commit needs to decide exactly as the first time.
+            Column("gh_rev_mark", BigInteger, nullable=True),
+            Column("gh_log_mark", BigInteger, nullable=True),
             sqlite_autoincrement=True,
         ),
         Table(
@@ -62,6 +66,8 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             Column("ga_path", WikiString("string", 767), nullable=False, unique=True),
             Column("ga_namespace", Integer, nullable=False),
             Column("ga_title", WikiString("string", 255), nullable=False),
+            # The journal position (git_hash.gh_seq) of the commit that first published the alias.
+            Column("ga_seq", BigInteger, nullable=False),
             Index(prefix + "ga_title", "ga_namespace", "ga_title"),
             sqlite_autoincrement=True,
         ),

@@ -1,0 +1,477 @@
+"""The history journal: wiki activity turned into commits whose SHA-1s never change.
+
+docs/history.md describes the design. New activity is read after the
+journal's high-water marks, grouped into units (a revision, a tree-changing
+log entry, an upload with its File page revision), applied to the wiki's
+state (which page is where, with which blob) and appended to ``git_hash``
+inside one transaction holding the journal lock. Replaying the journal
+applies the same units again: that rebuilds the object cache and is what
+``gitaccess verify`` checks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from dulwich.objects import Blob, Commit, ShaFile
+from sqlalchemy import Connection, insert, select, update
+
+from gitaccess.errors import GitAccessError
+from gitaccess.namespaces import FILE, MEDIA
+from gitaccess.site import Site
+from gitaccess.titles import Title
+from gitaccess.tree.aliases import Alias, AliasRegistry
+from gitaccess.tree.commits import Identity, make_commit, message, wiki_identity
+from gitaccess.tree.gittree import GitTree, build_tree
+from gitaccess.tree.layout import ALIASES_FILE, Layout, included_namespaces
+from gitaccess.wiki import events, files
+from gitaccess.wiki.content import decode_text, text_row_id
+from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER, Event, LogEvent, RevisionEvent
+
+log = logging.getLogger(__name__)
+
+JOURNAL_KEY = "journal"
+BLOB_MODE = 0o100644
+
+
+class HistoryError(GitAccessError):
+    """The journal and the wiki disagree, or the wiki lacks something history needs."""
+
+
+class StaleCache(HistoryError):
+    """The cache's head is not the journal's head: replay the journal first."""
+
+
+# ---------------------------------------------------------------------- state
+@dataclass
+class PageState:
+    """A page as the repository shows it at one point of history."""
+
+    namespace: int
+    dbkey: str
+    model: str
+    blob: str | None  # hex id; None while every revision so far is hidden
+    timestamp: str
+
+
+@dataclass
+class WikiState:
+    """Everything a commit's tree is made from, as of one journal position."""
+
+    pages: dict[int, PageState] = field(default_factory=dict)
+    media: dict[str, str] = field(default_factory=dict)
+    #: When each title first entered the tree: earlier titles keep their natural names.
+    published: dict[Title, int] = field(default_factory=dict)
+    aliases: list[Alias] = field(default_factory=list)
+    tree: str | None = None
+
+    def page_at(self, namespace: int, dbkey: str) -> int | None:
+        for page_id, page in self.pages.items():
+            if (page.namespace, page.dbkey) == (namespace, dbkey):
+                return page_id
+        return None
+
+    def publish(self, page: PageState) -> None:
+        self.published.setdefault(Title(page.namespace, page.dbkey), len(self.published))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pages": {str(k): [p.namespace, p.dbkey, p.model, p.blob, p.timestamp] for k, p in self.pages.items()},
+            "media": self.media,
+            "published": [[t.namespace, t.dbkey] for t in sorted(self.published, key=self.published.__getitem__)],
+            "aliases": [[a.path, a.title.namespace, a.title.dbkey] for a in self.aliases],
+            "tree": self.tree,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WikiState:
+        return cls(
+            pages={int(k): PageState(*v) for k, v in data["pages"].items()},
+            media=dict(data["media"]),
+            published={Title(ns, key): i for i, (ns, key) in enumerate(data["published"])},
+            aliases=[Alias(path, Title(ns, key)) for path, ns, key in data["aliases"]],
+            tree=data["tree"],
+        )
+
+
+@dataclass
+class Unit:
+    """The wiki activity one commit stands for."""
+
+    revisions: list[RevisionEvent] = field(default_factory=list)
+    logs: list[LogEvent] = field(default_factory=list)
+
+    @property
+    def lead(self) -> Event:
+        """The event whose summary, user and time the commit carries."""
+        return self.logs[0] if self.logs else self.revisions[0]
+
+
+@dataclass(frozen=True)
+class Marks:
+    """How far the journal has read the wiki's activity (largest revision and log ids)."""
+
+    rev: int = 0
+    log: int = 0
+
+
+@dataclass(frozen=True)
+class Made:
+    """A commit with the objects it introduced (itself included)."""
+
+    commit: Commit
+    objects: list[ShaFile]
+
+
+def group(found: Iterable[Event]) -> Iterator[Unit]:
+    """Units in arrival order: an upload's log entry takes its File page revision along."""
+    ordered = events.in_arrival_order(found)
+    uploads = {e.associated_rev for e in ordered if isinstance(e, LogEvent) and e.type == "upload"}
+    pending: dict[int, RevisionEvent] = {}
+    for event in ordered:
+        if isinstance(event, RevisionEvent):
+            if event.rev_id in uploads:
+                pending[event.rev_id] = event
+            else:
+                yield Unit(revisions=[event])
+        else:
+            attached = pending.pop(event.associated_rev, None) if event.associated_rev else None
+            yield Unit(revisions=[attached] if attached else [], logs=[event])
+    for leftover in pending.values():
+        yield Unit(revisions=[leftover])
+
+
+# ---------------------------------------------------------------------- building
+class Builder:
+    """Applies units to a state and makes their trees and commits (one catch-up or replay)."""
+
+    def __init__(self, history: History, conn: Connection, state: WikiState, marks: Marks) -> None:
+        self.history = history
+        self.site = history.site
+        self.db = history.site.db
+        self.layout = history.layout
+        self.conn = conn
+        self.state = state
+        self.marks = marks
+        self.objects: list[ShaFile] = []
+
+    def _keep(self, obj: ShaFile) -> str:
+        self.objects.append(obj)
+        return obj.id.decode("ascii")
+
+    # --- applying activity
+    def apply(self, unit: Unit) -> bool:
+        """Change the state by one unit; True if a revision of a page in the repository was made."""
+        made_revision = False
+        for revision in unit.revisions:
+            made_revision |= self._revision(revision)
+        for entry in unit.logs:
+            self._log(entry)
+        return made_revision
+
+    def _revision(self, event: RevisionEvent) -> bool:
+        if event.null:
+            return False
+        page = self.state.pages.get(event.page_id)
+        if page is None:
+            namespace, dbkey = self._title_when_made(event)
+            page = self.state.pages[event.page_id] = PageState(namespace, dbkey, event.model, None, "")
+        included = self.layout.is_included(page.namespace)
+        if event.timestamp < page.timestamp or event.deleted & DELETED_TEXT:
+            # An imported old revision leaves the newer text, as in MediaWiki; hidden
+            # text never enters a commit. Either way the revision still has its commit.
+            return included
+        page.model, page.timestamp = event.model, event.timestamp
+        page.blob = self._text_blob(event)
+        self.state.publish(page)
+        return included
+
+    def _title_when_made(self, event: RevisionEvent) -> tuple[int, str]:
+        """The page's title then: before the earliest move of it not yet journaled."""
+        lg = self.db.tables.logging
+        earlier = self.conn.execute(
+            select(lg.c.log_namespace, lg.c.log_title)
+            .where(lg.c.log_page == event.page_id, lg.c.log_type == "move", lg.c.log_id > self.marks.log)
+            .order_by(lg.c.log_id).limit(1)
+        ).first()
+        return (earlier[0], earlier[1]) if earlier else (event.namespace, event.dbkey)
+
+    def _log(self, entry: LogEvent) -> None:
+        state = self.state
+        page_id = entry.page_id if entry.page_id in state.pages else state.page_at(entry.namespace, entry.dbkey)
+        if entry.action == "delete":
+            if page_id is not None:
+                del state.pages[page_id]
+            if entry.namespace == FILE:
+                state.media.pop(entry.dbkey, None)
+        elif entry.type == "move":
+            target = self.site.titles.parse(str(entry.params.get("4::target", "")))
+            if page_id is not None:
+                moved = state.pages[page_id]
+                moved.namespace, moved.dbkey = target.namespace, target.dbkey
+                state.publish(moved)
+            if entry.namespace == FILE and entry.dbkey in state.media:
+                state.media[target.dbkey] = state.media.pop(entry.dbkey)
+        elif entry.type == "upload":
+            timestamp = str(entry.params.get("img_timestamp") or entry.timestamp)
+            state.media[entry.dbkey] = self._file_blob(entry.dbkey, timestamp)
+        else:  # delete/restore, merge/merge
+            self._refresh(entry)
+
+    def _refresh(self, entry: LogEvent) -> None:
+        """A page back (undeletion) or changed by a history merge: its newest visible revision so far."""
+        found = [
+            e for e in events.revisions_after(self.db, self.conn, 0, self.marks.rev,
+                                              title=(entry.namespace, entry.dbkey))
+            if not e.null and not e.deleted & DELETED_TEXT
+        ]
+        if not found:
+            return
+        newest = max(found, key=lambda e: (e.timestamp, e.rev_id))
+        old = self.state.page_at(entry.namespace, entry.dbkey)
+        if old is not None:
+            del self.state.pages[old]
+        page = PageState(entry.namespace, entry.dbkey, newest.model, self._text_blob(newest), newest.timestamp)
+        self.state.pages[newest.page_id] = page
+        self.state.publish(page)
+        if entry.namespace == FILE:
+            current = self._current_file(entry.dbkey, entry.timestamp)
+            if current is not None:
+                self.state.media[entry.dbkey] = self._file_blob(entry.dbkey, current)
+
+    # --- objects
+    def _text_blob(self, event: RevisionEvent) -> str:
+        t = self.db.tables
+        row = self.conn.execute(
+            select(t.text.c.old_text, t.text.c.old_flags).where(t.text.c.old_id == text_row_id(event.content_address))
+        ).first()
+        if row is None:
+            raise HistoryError(f"revision {event.rev_id}: its text row is missing from the database")
+        text = decode_text(row[0], row[1] or "", f" (revision {event.rev_id})")
+        return self._keep(Blob.from_string(text.encode("utf-8")))
+
+    def _file_blob(self, name: str, timestamp: str) -> str:
+        data = file_version(self.db, self.conn, self.site.config.upload_directory, name, timestamp)
+        if data is None:
+            raise HistoryError(
+                f"File:{name}: the version uploaded at {timestamp} is not in the upload directory "
+                f"{self.site.config.upload_directory}; check [wiki] upload_directory"
+            )
+        return self._keep(Blob.from_string(data))
+
+    def _current_file(self, name: str, before: str) -> str | None:
+        """The timestamp of a file's newest version at or before a moment."""
+        t = self.db.tables
+        stamps = [
+            *self.conn.execute(select(t.image.c.img_timestamp).where(t.image.c.img_name == name)).scalars(),
+            *self.conn.execute(select(t.oldimage.c.oi_timestamp).where(t.oldimage.c.oi_name == name)).scalars(),
+            *self.conn.execute(select(t.filearchive.c.fa_timestamp).where(t.filearchive.c.fa_name == name)).scalars(),
+        ]
+        stamps = [s for s in stamps if s and s <= before]
+        return max(stamps) if stamps else None
+
+    # --- trees and commits
+    def tree(self) -> tuple[str, list[Alias]]:
+        """The state's root tree (storing new tree objects); returns (tree id, new aliases)."""
+        state = self.state
+        visible = {(p.namespace, p.dbkey): (p.model, p.blob) for p in state.pages.values() if p.blob is not None}
+        visible.update({(MEDIA, name): (None, blob) for name, blob in state.media.items()})
+        order = sorted(state.published, key=state.published.__getitem__)
+        placement = self.history.gittree.place(
+            [(ns, key, model) for (ns, key), (model, _) in visible.items()], AliasRegistry(state.aliases), order)
+        entries = {path: (BLOB_MODE, visible[(t.namespace, t.dbkey)][1]) for path, t in placement.paths.items()}
+        if placement.aliases_xml is not None:
+            entries[ALIASES_FILE] = (BLOB_MODE, self._keep(Blob.from_string(placement.aliases_xml)))
+        built = build_tree(entries)
+        for tree in built.trees:
+            self.objects.append(tree)
+        state.aliases = list(placement.registry)
+        state.tree = built.root.id.decode("ascii")
+        return state.tree, list(placement.new_aliases)
+
+    def commit(self, commit: Commit) -> Made:
+        made = Made(commit, [*self.objects, commit])
+        self.objects = []
+        return made
+
+
+# ---------------------------------------------------------------------- the journal
+class History:
+    """The journal of one site: catching up with the wiki, replaying, verifying."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.db = site.db
+        config = site.config
+        self.layout = Layout(
+            site.titles,
+            included_namespaces(site.namespaces, config.included_namespaces, config.excluded_namespaces),
+            extensions=config.extensions,
+        )
+        self.gittree = GitTree(self.layout)
+
+    # --- reading the journal
+    def head(self, conn: Connection) -> bytes | None:
+        gh = self.db.tables.git_hash
+        sha = conn.execute(select(gh.c.gh_sha1).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
+        return sha.encode("ascii") if sha else None
+
+    def marks(self, conn: Connection, *, lock: bool = False) -> Marks:
+        """The journal's high-water marks; ``lock`` takes the journal lock until the transaction ends."""
+        gs = self.db.tables.git_site
+        query = select(gs.c.gs_value).where(gs.c.gs_key == JOURNAL_KEY)
+        if lock and self.db.dialect != "sqlite":
+            query = query.with_for_update()
+        raw = conn.execute(query).scalar()
+        if raw is None:
+            if not lock:
+                return Marks()
+            conn.execute(insert(gs).values(gs_key=JOURNAL_KEY, gs_value=json.dumps({"rev": 0, "log": 0})))
+            return self.marks(conn, lock=True)
+        data = json.loads(raw)
+        return Marks(int(data["rev"]), int(data["log"]))
+
+    def behind(self, marks: Marks) -> bool:
+        """Is there wiki activity the journal has not read? Three index lookups."""
+        with self.db.read() as conn:
+            rev, log_id = events.high_water_marks(self.db, conn)
+        return rev > marks.rev or log_id > marks.log
+
+    # --- catching up
+    def catch_up(self, state: WikiState, head: bytes | None) -> list[Made]:
+        """Journal every unit of new wiki activity as a commit, in one transaction.
+
+        ``state`` and ``head`` are the cache's, which must be the journal's
+        head (else :class:`StaleCache`); the state is updated in place.
+        """
+        made: list[Made] = []
+        with self.db.write() as conn:
+            marks = self.marks(conn, lock=True)
+            if self.head(conn) != head:
+                raise StaleCache("the journal has commits the cache lacks")
+            rev_mark, log_mark = events.high_water_marks(self.db, conn)
+            found = [*events.revisions_after(self.db, conn, marks.rev, rev_mark),
+                     *events.logs_after(self.db, conn, marks.log, log_mark)]
+            builder = Builder(self, conn, state, marks)
+            for unit in group(found):
+                previous = state.tree
+                is_revision = builder.apply(unit)
+                tree, aliases = builder.tree()
+                if not is_revision and tree == previous:
+                    builder.objects = []
+                    continue
+                commit = self.commit_for(unit, tree.encode("ascii"), [head] if head else [])
+                self._append(conn, commit, unit, aliases, marks)
+                made.append(builder.commit(commit))
+                head = commit.id
+            gs = self.db.tables.git_site
+            conn.execute(update(gs).where(gs.c.gs_key == JOURNAL_KEY).values(
+                gs_value=json.dumps({"rev": max(marks.rev, rev_mark), "log": max(marks.log, log_mark)})))
+        return made
+
+    def commit_for(self, unit: Unit, tree: bytes, parents: list[bytes]) -> Commit:
+        """The commit of a unit: its user and time, summary and trailers (DESIGN.md, Commits)."""
+        lead = unit.lead
+        config = self.site.config
+        author = wiki_identity(None if lead.deleted & DELETED_USER else lead.user_name, config.server_name,
+                               lead.timestamp)
+        trailers = [("Revision", str(r.rev_id)) for r in unit.revisions] + [("Log", str(e.log_id)) for e in unit.logs]
+        if not unit.logs and any(r.minor for r in unit.revisions):
+            trailers.append(("Minor", "yes"))
+        if config.server:
+            base = f"{config.server.rstrip('/')}{config.script_path}/index.php"
+            trailers.append(("Link", f"{base}?title=Special:Redirect/logid/{unit.logs[0].log_id}" if unit.logs
+                             else f"{base}?diff={unit.revisions[0].rev_id}"))
+        summary = None if lead.deleted & DELETED_COMMENT else lead.comment
+        return make_commit(tree, parents, author, author, message(summary, trailers))
+
+    def _append(self, conn: Connection, commit: Commit, unit: Unit, aliases: list[Alias], marks: Marks) -> None:
+        t = self.db.tables
+        name, _, email = commit.author.decode("utf-8").rpartition(" <")
+        seq = conn.execute(insert(t.git_hash).values(
+            gh_sha1=commit.id.decode("ascii"), gh_tree=commit.tree.decode("ascii"),
+            gh_parents=" ".join(p.decode("ascii") for p in commit.parents),
+            gh_author_name=name, gh_author_email=email[:-1], gh_author_time=commit.author_time,
+            gh_author_tz=commit.author_timezone // 60, gh_committer_name=name, gh_committer_email=email[:-1],
+            gh_committer_time=commit.commit_time, gh_committer_tz=commit.commit_timezone // 60,
+            gh_kind="log" if unit.logs else "revision", gh_message=commit.message.decode("utf-8"), gh_raw=None,
+            gh_rev_mark=marks.rev, gh_log_mark=marks.log,
+        )).inserted_primary_key[0]
+        sha = commit.id.decode("ascii")
+        for revision in unit.revisions:
+            conn.execute(insert(t.git_edit_hash).values(geh_sha1=sha, geh_rev_id=revision.rev_id))
+        for entry in unit.logs:
+            conn.execute(insert(t.git_status_modify_hash).values(gsmh_sha1=sha, gsmh_log_id=entry.log_id))
+        for alias in aliases:
+            conn.execute(insert(t.git_alias).values(
+                ga_path=alias.path, ga_namespace=alias.title.namespace, ga_title=alias.title.dbkey, ga_seq=seq))
+
+    # --- replaying
+    def replay(self, state: WikiState, after: bytes | None) -> Iterator[Made]:
+        """Rebuild the journal's commits after ``after`` (None: from the start), checking each SHA-1.
+
+        Raises :class:`HistoryError` naming the first commit that cannot be
+        rebuilt identically.
+        """
+        t = self.db.tables
+        gh = t.git_hash
+        with self.db.read() as conn:
+            start = 0
+            if after is not None:
+                start = conn.execute(select(gh.c.gh_seq).where(gh.c.gh_sha1 == after.decode("ascii"))).scalar()
+                if start is None:
+                    raise HistoryError(f"the cache's head {after.decode()} is not in the journal: delete the cache")
+            rows = conn.execute(select(gh).where(gh.c.gh_seq > start).order_by(gh.c.gh_seq)).all()
+            for row in rows:
+                yield self._replay_one(conn, state, row._mapping)
+
+    def _replay_one(self, conn: Connection, state: WikiState, row: Any) -> Made:
+        t = self.db.tables
+        sha = row["gh_sha1"]
+        rev_ids = conn.execute(select(t.git_edit_hash.c.geh_rev_id).where(t.git_edit_hash.c.geh_sha1 == sha)).scalars().all()
+        log_ids = conn.execute(select(t.git_status_modify_hash.c.gsmh_log_id)
+                               .where(t.git_status_modify_hash.c.gsmh_sha1 == sha)).scalars().all()
+        marks = Marks(row["gh_rev_mark"] or 0, row["gh_log_mark"] or 0)
+        unit = Unit(
+            revisions=[e for i in sorted(rev_ids) for e in events.revisions_after(self.db, conn, i - 1, i)],
+            logs=[e for i in sorted(log_ids) for e in events.logs_after(self.db, conn, i - 1, i)],
+        )
+        builder = Builder(self, conn, state, marks)
+        builder.apply(unit)
+        tree, aliases = builder.tree()
+        expected = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
+            select(t.git_alias.c.ga_path, t.git_alias.c.ga_namespace, t.git_alias.c.ga_title)
+            .where(t.git_alias.c.ga_seq == row["gh_seq"]))]
+        author = Identity(row["gh_author_name"], row["gh_author_email"], row["gh_author_time"],
+                          row["gh_author_tz"] * 60)
+        committer = Identity(row["gh_committer_name"], row["gh_committer_email"], row["gh_committer_time"],
+                             row["gh_committer_tz"] * 60)
+        parents = [p.encode("ascii") for p in row["gh_parents"].split()]
+        commit = make_commit(tree.encode("ascii"), parents, author, committer, row["gh_message"].encode("utf-8"))
+        if commit.id.decode("ascii") != sha or sorted(aliases) != sorted(expected):
+            raise HistoryError(
+                f"commit {sha} (journal position {row['gh_seq']}) rebuilds as {commit.id.decode()} "
+                f"with tree {tree} instead of {row['gh_tree']}: the wiki changed under published history; "
+                "run `gitaccess verify` to see what"
+            )
+        return builder.commit(commit)
+
+
+def file_version(db: Any, conn: Connection, root: Any, name: str, timestamp: str) -> bytes | None:
+    """The bytes of a file's version uploaded at ``timestamp``, wherever MediaWiki keeps it now."""
+    t = db.tables
+    if conn.execute(select(t.image.c.img_timestamp).where(t.image.c.img_name == name)).scalar() == timestamp:
+        path = files.public_path(root, name)
+    elif archived := conn.execute(select(t.oldimage.c.oi_archive_name).where(
+            t.oldimage.c.oi_name == name, t.oldimage.c.oi_timestamp == timestamp)).scalar():
+        path = files.archive_path(root, name, archived)
+    elif key := conn.execute(select(t.filearchive.c.fa_storage_key).where(
+            t.filearchive.c.fa_name == name, t.filearchive.c.fa_timestamp == timestamp)).scalar():
+        sha1, _, extension = key.partition(".")
+        path = files.deleted_path(root, sha1, extension)
+    else:
+        return None
+    return path.read_bytes() if path.exists() else None
