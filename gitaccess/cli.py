@@ -22,6 +22,7 @@ from gitaccess import accounts
 from gitaccess.app import create_app, site_of
 from gitaccess.config import load_config
 from gitaccess.errors import GitAccessError
+from gitaccess.history import History
 from gitaccess.importer import import_dump
 from gitaccess.passwords import hash_password
 from gitaccess.server import run
@@ -152,6 +153,15 @@ def import_dump_command(file: str) -> None:
     click.echo(f"imported {stats.pages} pages, {stats.revisions} revisions, {stats.uploads} files, "
                f"{stats.log_items} log entries" + (" (adopted the dump's site information)"
                                                   if stats.adopted_siteinfo else ""))
+
+
+@cli.command()
+def verify() -> None:
+    """Rebuild every published commit from the database and compare it with the journal."""
+    site = _site()
+    site.db.require_wiki()
+    count = History(site).verify()
+    click.echo(f"all {count} commits of the journal rebuild identically")
 
 
 def bootstrap(site: Site) -> str | None:

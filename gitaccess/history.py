@@ -454,10 +454,25 @@ class History:
         if commit.id.decode("ascii") != sha or sorted(aliases) != sorted(expected):
             raise HistoryError(
                 f"commit {sha} (journal position {row['gh_seq']}) rebuilds as {commit.id.decode()} "
-                f"with tree {tree} instead of {row['gh_tree']}: the wiki changed under published history; "
-                "run `gitaccess verify` to see what"
+                f"with tree {tree} instead of {row['gh_tree']}: {_why_different(unit)}"
             )
         return builder.commit(commit)
+
+    def verify(self) -> int:
+        """Rebuild every journaled commit from the database; returns how many, raises on a difference."""
+        return sum(1 for _ in self.replay(WikiState(), None))
+
+
+def _why_different(unit: Unit) -> str:
+    """What most likely changed under a published commit, for the admin."""
+    hidden = [f"revision {r.rev_id}" for r in unit.revisions if r.deleted] + \
+             [f"log entry {e.log_id}" for e in unit.logs if e.deleted]
+    if hidden:
+        return (f"{', '.join(hidden)} was hidden or suppressed after it was published; "
+                "run `gitaccess redact` to rewrite history without it")
+    if not unit.revisions and not unit.logs:
+        return "its revisions or log entries were purged from the database after it was published"
+    return "the wiki's database or upload directory changed under published history"
 
 
 def file_version(db: Any, conn: Connection, root: Any, name: str, timestamp: str) -> bytes | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from gitaccess.history import HistoryError
+from gitaccess.history import History, HistoryError
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki.writer import Editor, WikiWriter
@@ -109,3 +109,14 @@ def test_tampered_journal_is_detected_on_replay(wiki: Site, tmp_path: Path, open
         open_repository(wiki, tmp_path / "two").refresh()
     with wiki.db.read() as conn:
         assert conn.execute(select(gh.c.gh_message).where(gh.c.gh_seq == 3)).scalar() == "tampered\n"
+
+
+def test_verify_command_passes_and_names_hidden_revisions(wiki: Site, tmp_path: Path, open_repository) -> None:  # type: ignore[no-untyped-def]
+    edit_wiki(wiki)
+    open_repository(wiki, tmp_path / "one").refresh()
+    assert History(wiki).verify() == 10
+    r = wiki.db.tables.revision
+    with wiki.db.write() as conn:
+        conn.execute(update(r).where(r.c.rev_id == 4).values(rev_deleted=1))  # hide Who*'s text after serving it
+    with pytest.raises(HistoryError, match="revision 4 was hidden or suppressed after it was published"):
+        History(wiki).verify()
