@@ -25,7 +25,8 @@ from gitaccess.site import Site
 from gitaccess.titles import Title
 from gitaccess.tree.aliases import Alias, AliasRegistry
 from gitaccess.tree.commits import Identity, make_commit, message, wiki_identity
-from gitaccess.tree.gittree import GitTree, build_tree
+from gitaccess.tree.gittree import GitTree
+from gitaccess.tree.trees import build_tree
 from gitaccess.tree.layout import ALIASES_FILE, Layout, included_namespaces
 from gitaccess.wiki import events, files
 from gitaccess.wiki.content import decode_text, text_row_id
@@ -282,6 +283,8 @@ class Builder:
         order = sorted(state.published, key=state.published.__getitem__)
         placement = self.history.gittree.place(
             [(ns, key, model) for (ns, key), (model, _) in visible.items()], AliasRegistry(state.aliases), order)
+        for title, reason in placement.skipped.items():
+            log.warning("%s has no place in the repository: %s", self.layout.full_text(title), reason)
         entries = {path: (BLOB_MODE, visible[(t.namespace, t.dbkey)][1]) for path, t in placement.paths.items()}
         if placement.aliases_xml is not None:
             entries[ALIASES_FILE] = (BLOB_MODE, self._keep(Blob.from_string(placement.aliases_xml)))
