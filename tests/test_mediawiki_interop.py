@@ -27,7 +27,7 @@ from gitaccess.accounts import Authenticator
 from gitaccess.config import Config
 from gitaccess.errors import AuthError, EditConflict
 from gitaccess.site import Site
-from gitaccess.wiki import reader
+from gitaccess.wiki import events, reader
 from gitaccess.wiki.database import make_engine
 from gitaccess.wiki.writer import TAG, Editor, WikiWriter
 from tests.conftest import unavailable
@@ -354,7 +354,8 @@ def test_gitaccess_reads_mediawikis_own_edits(peer: MediaWikiPeer, site: Site, a
         assert page is not None
         ours = list(reader.revisions(site.db, conn, page_id=page.id))
         our_texts = [reader.revision_text(site.db, conn, r.id) for r in ours]
-        logs = [e for e in reader.log_events(site.db, conn, types=("create",)) if e.page_id == page.id]
+        logs = [e for e in events.logs_after(site.db, conn, 0, actions=None, types=("create",))
+                if e.page_id == page.id]
     assert (page.id, page.latest, page.length, page.model, page.is_redirect) == (
         info["pageid"], info["lastrevid"], info["length"], "wikitext", False)
     assert [r.id for r in ours] == [r["revid"] for r in revs]

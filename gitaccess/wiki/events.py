@@ -164,11 +164,15 @@ def revisions_after(db: WikiDatabase, conn: Connection, after: int, upto: int | 
         after = rows[-1]._mapping["rev_id"]
 
 
-def logs_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None = None) -> Iterator[LogEvent]:
-    """Tree-changing log entries with ids in (after, upto], by id."""
+def logs_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None = None, *,
+               actions: frozenset[tuple[str, str]] | None = TREE_LOG_ACTIONS,
+               types: tuple[str, ...] | None = None) -> Iterator[LogEvent]:
+    """Log entries with ids in (after, upto], by id: the tree-changing ones unless
+    ``actions`` is None (every entry, or those of the given ``types``)."""
     t = db.tables
     lg = t.logging
-    types = sorted({kind for kind, _ in TREE_LOG_ACTIONS})
+    if actions is not None:
+        types = tuple(sorted({kind for kind, _ in actions}))
     query = (
         select(lg.c.log_id, lg.c.log_type, lg.c.log_action, lg.c.log_timestamp, t.actor.c.actor_name,
                t.actor.c.actor_user, lg.c.log_namespace, lg.c.log_title, lg.c.log_page,
@@ -176,13 +180,15 @@ def logs_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None 
         .select_from(lg)
         .join(t.actor, t.actor.c.actor_id == lg.c.log_actor)
         .join(t.comment, t.comment.c.comment_id == lg.c.log_comment_id, isouter=True)
-        .where(lg.c.log_id > after, lg.c.log_type.in_(types))
+        .where(lg.c.log_id > after)
         .order_by(lg.c.log_id)
     )
+    if types is not None:
+        query = query.where(lg.c.log_type.in_(types))
     if upto is not None:
         query = query.where(lg.c.log_id <= upto)
     for row in conn.execute(query):
-        if (row[1], row[2]) in TREE_LOG_ACTIONS:
+        if actions is None or (row[1], row[2]) in actions:
             yield LogEvent(row[0], row[1], row[2], row[3], row[4], row[5] or 0, row[6], row[7], row[8] or 0,
                            row[9] or "", row[10] or 0, _log_params(row[11]))
 

@@ -8,7 +8,6 @@ from typing import Any, Iterator
 from sqlalchemy import Connection, Select, and_, or_, select
 
 from gitaccess.errors import UnreadableText
-from gitaccess.wiki import phpserial
 from gitaccess.wiki.content import decode_text, text_row_id
 from gitaccess.wiki.database import WikiDatabase
 from gitaccess.wiki.types import wiki_timestamp
@@ -40,22 +39,6 @@ class RevisionInfo:
     length: int
     sha1: str
     parent_id: int
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    id: int
-    type: str
-    action: str
-    timestamp: str
-    user_name: str
-    user_id: int
-    namespace: int
-    dbkey: str
-    page_id: int
-    comment: str
-    params: dict[Any, Any]
-    deleted: int
 
 
 @dataclass(frozen=True)
@@ -145,39 +128,6 @@ def revisions(db: WikiDatabase, conn: Connection, *, after: int = 0, page_id: in
     for row in conn.execute(query):
         yield RevisionInfo(row[0], row[1], row[2], row[3], row[4] or 0, row[5] or "", bool(row[6]),
                            row[7] or 0, row[8] or 0, row[9] or "", row[10] or 0)
-
-
-def log_events(db: WikiDatabase, conn: Connection, *, after: int = 0,
-               types: tuple[str, ...] | None = None) -> Iterator[LogEvent]:
-    """Log entries in arrival order (by log_id)."""
-    t = db.tables
-    lg = t.logging
-    query = (
-        select(lg.c.log_id, lg.c.log_type, lg.c.log_action, lg.c.log_timestamp, t.actor.c.actor_name,
-               t.actor.c.actor_user, lg.c.log_namespace, lg.c.log_title, lg.c.log_page,
-               t.comment.c.comment_text, lg.c.log_params, lg.c.log_deleted)
-        .select_from(lg)
-        .join(t.actor, t.actor.c.actor_id == lg.c.log_actor)
-        .join(t.comment, t.comment.c.comment_id == lg.c.log_comment_id)
-        .where(lg.c.log_id > after)
-        .order_by(lg.c.log_id)
-    )
-    if types:
-        query = query.where(lg.c.log_type.in_(types))
-    for row in conn.execute(query):
-        yield LogEvent(row[0], row[1], row[2], row[3], row[4], row[5] or 0, row[6], row[7], row[8] or 0,
-                       row[9] or "", _log_params(row[10]), row[11] or 0)
-
-
-def _log_params(raw: str | None) -> dict[Any, Any]:
-    """log_params: PHP-serialized since MediaWiki 1.19; older rows are newline-separated."""
-    if not raw:
-        return {}
-    try:
-        value = phpserial.loads(raw)
-    except phpserial.PhpSerialError:
-        return {str(i + 4) + "::": v for i, v in enumerate(raw.split("\n"))}
-    return value if isinstance(value, dict) else {}
 
 
 def user_by_name(db: WikiDatabase, conn: Connection, name: str) -> UserInfo | None:
