@@ -21,13 +21,16 @@ from sqlalchemy.exc import DBAPIError
 from gitaccess import accounts
 from gitaccess.app import create_app, site_of
 from gitaccess.config import load_config
+from gitaccess.contentmodels import default_model, namespace_models
 from gitaccess.errors import GitAccessError
 from gitaccess.history import History
 from gitaccess.importer import import_dump
 from gitaccess.passwords import hash_password
 from gitaccess.server import run
 from gitaccess.site import Site
-from gitaccess.titles import InvalidTitle
+from gitaccess.titles import InvalidTitle, Title
+from gitaccess.tree.gittree import GitTree
+from gitaccess.tree.layout import PathError
 from gitaccess.wiki import migrate, standalone
 from gitaccess.wiki.writer import Editor, WikiWriter
 
@@ -116,26 +119,39 @@ def user_add(name: str, password: str, groups: tuple[str, ...]) -> None:
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--namespace", type=int, default=0, help="Default namespace id for TEXT.")
+@click.option("--path", "path", help="A repository path to read back as a title instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def title(text: str | None, namespace: int, as_json: bool) -> None:
-    """Show what a title normalises to."""
+def title(text: str | None, namespace: int, path: str | None, as_json: bool) -> None:
+    """Show what a title normalises to and where it lives (or, with --path, the reverse)."""
     site = _site()
-    if text is None:
-        raise click.UsageError("give a TITLE")
+    if (text is None) == (path is None):
+        raise click.UsageError("give a TITLE or --path PATH")
     try:
-        parsed = site.titles.parse(text, namespace)
-    except InvalidTitle as exc:
-        click.echo(json.dumps({"error": exc.key}) if as_json else f"invalid title: {exc}")
+        if path is not None:
+            parsed, model = GitTree(site.layout).path_to_title(path, site.aliases())
+            where = path
+        else:
+            parsed = site.titles.parse(text or "", namespace)
+            model = default_model(parsed, namespace_models(site.config))
+            placed = GitTree(site.layout).place([(parsed.namespace, parsed.dbkey, model)], site.aliases())
+            where = placed.titles.get(Title(parsed.namespace, parsed.dbkey)) if not parsed.interwiki else None
+    except (InvalidTitle, PathError) as exc:
+        key = exc.key if isinstance(exc, InvalidTitle) else "gitaccess-invalid-path"
+        click.echo(json.dumps({"error": key}) if as_json else f"invalid: {exc}")
         sys.exit(1)
-    if as_json:
-        result: dict[str, Any] = {"namespace": parsed.namespace, "dbkey": parsed.dbkey}
-        if parsed.fragment:
-            result["fragment"] = parsed.fragment
-        if parsed.interwiki:
-            result["interwiki"] = parsed.interwiki
-        click.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        click.echo(site.titles.full_text(parsed))
+    if not as_json:
+        click.echo(site.titles.full_text(parsed) + (f"\t{where}" if where else ""))
+        return
+    result: dict[str, Any] = {"namespace": parsed.namespace, "dbkey": parsed.dbkey}
+    if where:
+        result["path"] = where
+    if path is not None and model:
+        result["model"] = model
+    if parsed.fragment:
+        result["fragment"] = parsed.fragment
+    if parsed.interwiki:
+        result["interwiki"] = parsed.interwiki
+    click.echo(json.dumps(result, ensure_ascii=False))
 
 
 @cli.command("import-dump")

@@ -27,7 +27,7 @@ from gitaccess.tree.aliases import Alias, AliasRegistry
 from gitaccess.tree.commits import Identity, make_commit, message, wiki_identity
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.trees import build_tree
-from gitaccess.tree.layout import ALIASES_FILE, Layout, included_namespaces
+from gitaccess.tree.layout import ALIASES_FILE
 from gitaccess.wiki import events, files
 from gitaccess.wiki.content import decode_text, text_row_id
 from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER, Event, LogEvent, RevisionEvent
@@ -308,12 +308,7 @@ class History:
     def __init__(self, site: Site) -> None:
         self.site = site
         self.db = site.db
-        config = site.config
-        self.layout = Layout(
-            site.titles,
-            included_namespaces(site.namespaces, config.included_namespaces, config.excluded_namespaces),
-            extensions=config.extensions,
-        )
+        self.layout = site.layout
         self.gittree = GitTree(self.layout)
 
     # --- reading the journal

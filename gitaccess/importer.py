@@ -27,7 +27,6 @@ import io
 import json
 import os
 import random
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,13 +36,15 @@ from sqlalchemy import Column, Connection, ScalarSelect, Table, func, insert, se
 
 from gitaccess import dumps
 from gitaccess.dumps import Contributor, DumpError, DumpNamespace, LogItem, Page, Revision, SiteInfo, Upload
+from gitaccess.contentmodels import default_model, namespace_models
 from gitaccess.errors import DumpImportError
-from gitaccess.namespaces import FILE, GITACCESS_ROOT, MEDIAWIKI, MODULE, USER
+from gitaccess.namespaces import FILE
 from gitaccess.site import SITEINFO_KEY, Site, StoredNamespace, apply_siteinfo
 from gitaccess.titles import InvalidTitle, Title, TitleCodec
 from gitaccess.wiki import files, standalone
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.database import on_rollback
+from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER
 from gitaccess.wiki.reader import user_by_name
 from gitaccess.wiki.types import wiki_timestamp
 from gitaccess.wiki.writer import Editor, WikiWriter
@@ -53,16 +54,12 @@ __all__ = ["ImportStats", "import_dump"]
 #: The name MediaWiki's importer gives an edit whose dump has no contributor.
 UNKNOWN_USER = "Unknown user"
 #: RevisionRecord::DELETED_* (and File::DELETED_*) bits.
-DELETED_TEXT, DELETED_COMMENT, DELETED_USER = 1, 2, 4
 #: Warnings kept in ImportStats; a dump of a million stubs must not fill memory with them.
 MAX_WARNINGS = 100
 #: Distinct contributors whose actor ids are remembered between revisions.
 _ACTOR_CACHE_SIZE = 10_000
 
 #: MainSlotRoleHandler::getDefaultModel: code pages by their title's suffix.
-_CODE_MODELS = {"css": "css", "js": "javascript", "json": "json"}
-_MEDIAWIKI_CODE_PAGE = re.compile(r"\.(css|js|json)$")
-_USER_CODE_SUBPAGE = re.compile(r"/.*\.(js|css|json)$")
 
 Progress = Callable[[int], None]
 
@@ -261,9 +258,7 @@ class _Importer:
         self.page: _PageState | None = None
         self.articles = 0
         self.extra_warnings = 0
-        self.namespace_models = {GITACCESS_ROOT: "text"} | {
-            ns.id: ns.content_model for ns in site.config.extra_namespaces
-        }
+        self.namespace_models = namespace_models(site.config)
         self._actor = functools.lru_cache(maxsize=_ACTOR_CACHE_SIZE)(self._load_actor)
 
     def run(self, records: Iterable[dumps.Record]) -> None:
@@ -403,7 +398,7 @@ class _Importer:
             s.text is None and not s.text_deleted for s in rev.slots
         ):
             page.missing_text += 1
-        slots = [_SlotText("main", rev.text or "", rev.model or self._default_model(page.title))]
+        slots = [_SlotText("main", rev.text or "", rev.model or default_model(page.title, self.namespace_models))]
         for slot in rev.slots:
             if slot.role == "main":
                 raise DumpImportError(f"page {page.shown!r}: revision {rev.id} has two main slots")
@@ -412,21 +407,6 @@ class _Importer:
             page, slots, self._actor(rev.contributor), comment=rev.comment or "", timestamp=rev.timestamp,
             minor=rev.minor, deleted=deleted, wanted_id=rev.id,
         )
-
-    def _default_model(self, title: Title) -> str:
-        """The content model MediaWiki gives a page the dump says nothing about
-        (MainSlotRoleHandler::getDefaultModel with Scribunto's hook)."""
-        name = title.text
-        if title.namespace == MODULE:
-            if name.endswith(".json"):
-                return "json"
-            if not name.endswith("/doc"):
-                return "Scribunto"
-        pattern = {MEDIAWIKI: _MEDIAWIKI_CODE_PAGE, USER: _USER_CODE_SUBPAGE}.get(title.namespace)
-        code = pattern.search(name) if pattern else None
-        if code:
-            return _CODE_MODELS[code[1]]
-        return self.namespace_models.get(title.namespace, "wikitext")
 
     def _insert_revision(
         self,
@@ -591,7 +571,7 @@ class _Importer:
         # MediaWiki makes the description page when a file is first uploaded, from its comment.
         associated = None
         if page.latest is None:
-            description = _SlotText("main", comment, self._default_model(page.title))
+            description = _SlotText("main", comment, default_model(page.title, self.namespace_models))
             associated = self._insert_revision(
                 page, [description], actor, comment=comment, timestamp=upload.timestamp
             )

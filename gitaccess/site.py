@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from gitaccess.config import Config
 from gitaccess.namespaces import Namespace, Namespaces
 from gitaccess.titles import Title, TitleCodec
+from gitaccess.tree.aliases import Alias, AliasRegistry
+from gitaccess.tree.layout import Layout, included_namespaces
 from gitaccess.wiki.database import WikiDatabase
 
 SITEINFO_KEY = "siteinfo"
@@ -93,6 +95,22 @@ class Site:
         )
         stored = self.stored_site().get("namespaces", [])
         return apply_siteinfo(base, [StoredNamespace(**n) for n in stored]) if stored else base
+
+    @cached_property
+    def layout(self) -> Layout:
+        """Where pages live in the repository (namespaces included, extensions)."""
+        c = self.config
+        included = included_namespaces(self.namespaces, c.included_namespaces, c.excluded_namespaces)
+        return Layout(self.titles, included, extensions=c.extensions)
+
+    def aliases(self) -> AliasRegistry:
+        """The alias registry as published so far (empty before any history was served)."""
+        if not self.database_exists() or "git_alias" not in self.db.table_names:
+            return AliasRegistry()
+        ga = self.db.tables.git_alias
+        with self.db.read() as conn:
+            rows = conn.execute(select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)).all()
+        return AliasRegistry(Alias(path, Title(ns, key)) for path, ns, key in rows)
 
     @cached_property
     def interwikis(self) -> tuple[frozenset[str], frozenset[str]]:

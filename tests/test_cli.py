@@ -83,3 +83,21 @@ def test_first_serve_creates_wiki_with_admin(tmp_path: Path) -> None:
     page = site.titles.parse("Main Page")
     with site.db.read() as conn:
         assert reader.page_by_title(site.db, conn, page.namespace, page.dbkey) is not None
+
+
+def test_title_paths_both_ways(tmp_path: Path) -> None:
+    def title_json(*args: str) -> dict[str, object]:
+        result = run(tmp_path, "title", *args, "--json")
+        return {"exit": result.returncode, **json.loads(result.stdout)}
+
+    assert title_json("user:alice/notes") == {"exit": 0, "namespace": 2, "dbkey": "Alice/notes",
+                                             "path": "User/Alice/notes.wiki"}
+    assert title_json("MediaWiki:Common.css")["path"] == "MediaWiki/Common.css"
+    assert title_json("Module:Foo")["path"] == "Module/Foo.lua"
+    assert title_json("Who*")["path"] == "(Main)/Who%2A.wiki"
+    assert "path" not in title_json("Talk:Excluded by default")
+    assert title_json("--path", "User/Alice/Notes.wiki") == {
+        "exit": 0, "namespace": 2, "dbkey": "Alice/Notes", "path": "User/Alice/Notes.wiki", "model": "wikitext"}
+    assert title_json("--path", "(Main)/foo bar.wiki") == {"exit": 1, "error": "gitaccess-invalid-path"}
+    message = run(tmp_path, "title", "--path", "(Main)/foo bar.wiki")
+    assert "name it (Main)/Foo_bar.wiki" in message.stdout

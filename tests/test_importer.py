@@ -18,7 +18,7 @@ from gitaccess.dumps import Revision, read_dump
 from gitaccess.errors import DumpImportError
 from gitaccess.importer import UNKNOWN_USER, import_dump
 from gitaccess.site import Site
-from gitaccess.wiki import files, reader, standalone
+from gitaccess.wiki import events, files, reader, standalone
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.writer import Editor, WikiWriter
 from tests.conftest import SHARED
@@ -145,8 +145,8 @@ def test_docs_demo_dump_pages_authors_and_siteinfo(wiki: Site) -> None:
     with site.db.read() as conn:
         found = reader.page_by_title(site.db, conn, 0, "Page_title")
         assert found is not None and (found.id, found.latest, found.is_redirect) == (1, 100, False)
-        (event,) = reader.log_events(site.db, conn)
-        assert (event.id, event.type, event.action, event.dbkey, event.user_name) == (
+        (event,) = events.logs_after(site.db, conn, 0, actions=None)
+        assert (event.log_id, event.type, event.action, event.dbkey, event.user_name) == (
             15, "delete", "delete", "Silly_page_name", "Wikimedian")
         stats_row = conn.execute(select(site.db.tables.site_stats)).one()._mapping
         assert (stats_row["ss_total_pages"], stats_row["ss_total_edits"], stats_row["ss_good_articles"]) == (3, 4, 1)
@@ -282,7 +282,7 @@ def test_uploads_with_contents_land_in_the_hashed_layout(wiki: Site) -> None:
         oldimage = row(conn, t.oldimage, t.oldimage.c.oi_name == "Dot.png")
         assert (oldimage["oi_archive_name"], oldimage["oi_width"]) == (archived, 3)
         assert oldimage["oi_sha1"] == sha1_base36(old)
-        uploads = [(e.action, e.dbkey) for e in reader.log_events(wiki.db, conn, types=("upload",))]
+        uploads = [(e.action, e.dbkey) for e in events.logs_after(wiki.db, conn, 0, actions=None, types=("upload",))]
         assert uploads == [("upload", "Dot.png"), ("overwrite", "Dot.png"), ("upload", "Lone.png")]
     # A file without a description page gets one from its upload comment, as in MediaWiki.
     assert text_of(wiki, 6, "Lone.png") == "only the file"
