@@ -35,7 +35,7 @@ def test_init_user_upgrade_title(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").returncode == 0
     assert run(tmp_path, "db", "upgrade").returncode == 0
     title = run(tmp_path, "title", "user:alice/notes", "--json")
-    assert json.loads(title.stdout) == {"namespace": 2, "dbkey": "Alice/notes"}
+    assert json.loads(title.stdout) == {"namespace": 2, "dbkey": "Alice/notes", "path": "User/Alice/notes.wiki"}
     bad = run(tmp_path, "title", "a[b", "--json")
     assert bad.returncode == 1 and json.loads(bad.stdout) == {"error": "title-invalid-characters"}
     site = Site(load_config(None, f"sqlite:///{tmp_path}/gitaccess-data/wiki.sqlite", environ={}))
