@@ -61,7 +61,7 @@ class _Group(FlaskGroup):
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
         except DBAPIError as exc:
-            click.echo(f"error: the database refused: {exc.orig}", err=True)
+            click.echo("error: the database refused: " + " ".join(str(exc.orig).split()), err=True)
             ctx.exit(1)
 
 
@@ -137,7 +137,10 @@ def title(text: str | None, namespace: int, path: str | None, as_json: bool) -> 
             where = placed.titles.get(Title(parsed.namespace, parsed.dbkey)) if not parsed.interwiki else None
     except (InvalidTitle, PathError) as exc:
         key = exc.key if isinstance(exc, InvalidTitle) else "gitaccess-invalid-path"
-        click.echo(json.dumps({"error": key}) if as_json else f"invalid: {exc}")
+        if as_json:
+            click.echo(json.dumps({"error": key}))
+        else:
+            click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     if not as_json:
         click.echo(site.titles.full_text(parsed) + (f"\t{where}" if where else ""))

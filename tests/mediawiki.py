@@ -275,6 +275,54 @@ class MediaWikiApi:
         return self.get(action="query", list="users", ususers=name,
                         usprop="groups|editcount|rights")["query"]["users"][0]
 
+    # ------------------------------------------------------------------ files
+    def upload(self, filename: str, data: bytes, *, comment: str = "", text: str | None = None,
+               ignorewarnings: bool = True) -> dict[str, Any]:
+        """action=upload with the file as multipart/form-data; returns the ``upload`` part (Success)."""
+        fields: dict[str, str] = {"action": "upload", "format": "json", "formatversion": "2",
+                                  "filename": filename, "comment": comment, "token": self.csrf}
+        if text is not None:
+            fields["text"] = text
+        if ignorewarnings:
+            fields["ignorewarnings"] = "1"
+        boundary = "gitaccess-" + os.urandom(12).hex()
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        ) + (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+             "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(self.url, data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with self.opener.open(request, timeout=self.timeout) as response:
+                result = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise ApiError(f"http-{exc.code}", exc.read()[:2000].decode("utf-8", "replace")) from None
+        if "error" in result:
+            raise ApiError(result["error"].get("code", "?"), result["error"].get("info", ""), result)
+        upload = result["upload"]
+        if upload.get("result") != "Success":
+            raise ApiError("upload-" + str(upload.get("result")), json.dumps(upload), result)
+        return upload
+
+    def image_info(self, title: str, iiprop: str = "url|size|sha1|mime|timestamp|user|comment",
+                   **params: Any) -> list[dict[str, Any]]:
+        """prop=imageinfo of a file, newest version first (every version)."""
+        page = self.page(title, prop="imageinfo", iiprop=iiprop, iilimit="max", **params)
+        return page.get("imageinfo", [])
+
+    def file_archive(self, name: str) -> list[dict[str, Any]]:
+        """list=filearchive entries of one file name (deleted versions)."""
+        return [fa for fa in self.query_all(
+            "filearchive", list="filearchive", fafrom=name, fato=name, falimit="max",
+            faprop="sha1|timestamp|user|size|dimensions|description|mime|mediatype|archivename")
+            if fa["name"] == name.replace(" ", "_")]
+
+    def fetch(self, url: str) -> bytes:
+        """The bytes at a URL of this wiki (a file's URL from imageinfo)."""
+        with self.opener.open(url, timeout=self.timeout) as response:
+            return response.read()
+
 
 class MediaWikiPeer:
     """A running MediaWiki of mw-peer.sh in its own temporary directory."""

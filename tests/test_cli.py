@@ -100,4 +100,4 @@ def test_title_paths_both_ways(tmp_path: Path) -> None:
         "exit": 0, "namespace": 2, "dbkey": "Alice/Notes", "path": "User/Alice/Notes.wiki", "model": "wikitext"}
     assert title_json("--path", "(Main)/foo bar.wiki") == {"exit": 1, "error": "gitaccess-invalid-path"}
     message = run(tmp_path, "title", "--path", "(Main)/foo bar.wiki")
-    assert "name it (Main)/Foo_bar.wiki" in message.stdout
+    assert message.returncode == 1 and "name it (Main)/Foo_bar.wiki" in message.stderr

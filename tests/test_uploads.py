@@ -56,7 +56,7 @@ def test_upload_overwrite_delete_undelete(wiki: Site) -> None:
         assert (old["oi_archive_name"], old["oi_timestamp"], old["oi_size"]) == (
             "20261121091355!Test.txt", "20261121091352", 37)
         history = list(reader.revisions(wiki.db, conn, page_id=page.id))
-        assert history[-1].comment == "Admin uploaded a new version of [[File:Test.txt]]" and history[-1].minor
+        assert history[-1].comment == "Admin uploaded a new version of [[File:Test.txt]]" and not history[-1].minor
         assert conn.execute(select(t.logging.c.log_action).order_by(t.logging.c.log_id.desc())).first()[0] == "overwrite"
     with wiki.db.write() as conn:
         writer(wiki, conn).delete(6, "Test.txt", editor=ADMIN, reason="file cleanup")

@@ -122,6 +122,8 @@ class Gate:
         return Refusal(401, message, {"WWW-Authenticate": f'Basic realm="{realm}", charset="UTF-8"'})
 
     def _verify(self, login: str, password: str, address: str) -> Account:
+        # The address is part of the key because BotPasswords may be restricted to some addresses.
+        # A cache hit passes even while the account is throttled: those credentials were right.
         digest = hmac.new(self._key, "\0".join((login, password, address)).encode("utf-8", "surrogatepass"),
                           hashlib.sha256).digest()
         account_key = "account:" + _account_name(login)

@@ -49,16 +49,36 @@ class _Tail(Sequence[bytes]):
         return (self._line[i] for i in range(self._start, self._stop))
 
 
+class _LockedStore:
+    """dulwich reads pack files with seek and read, so one thread at a time may use them."""
+
+    def __init__(self, store: ObjectSource, lock: threading.RLock) -> None:
+        self._store = store
+        self._lock = lock
+
+    def __contains__(self, sha: object) -> bool:
+        with self._lock:
+            return sha in self._store
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        with self._lock:
+            return self._store.get_raw(sha)
+
+
 class GitDirRepository:
     """Serves the branch HEAD points at in a git directory (bare or not)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._repo = Repo(os.fspath(path))
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._line: list[bytes] = []
         self._positions: dict[bytes, int] = {}
         self._introduced: list[tuple[ObjectEntry, ...]] = []
         self._seen: set[bytes] = set()
+
+    def close(self) -> None:
+        """Release the repository's open pack files."""
+        self._repo.close()
 
     def refs(self) -> dict[bytes, bytes]:
         return {name: sha for name, sha in self._repo.refs.as_dict().items() if name.startswith(b"refs/")}
@@ -68,23 +88,25 @@ class GitDirRepository:
         return target[len(_SYMREF_PREFIX):] if target.startswith(_SYMREF_PREFIX) else b"refs/heads/master"
 
     def object_store(self) -> ObjectSource:
-        return self._repo.object_store
+        return _LockedStore(self._repo.object_store, self._lock)
 
     def position(self, commit: bytes) -> int | None:
         self._sync()
         return self._positions.get(commit)
 
     def commits_since(self, position: int) -> Sequence[bytes]:
-        self._sync()
+        """Positions come from :meth:`position`, which brought the line up to date."""
         return _Tail(self._line, position + 1)
 
     def introduced(self, commit: bytes) -> Sequence[ObjectEntry]:
-        self._sync()
         return self._introduced[self._positions[commit]]
 
     def _sync(self) -> None:
         """Follow the branch: extend the line when it moved forward, rebuild it otherwise."""
-        tip = self.refs().get(self.head())
+        try:
+            tip: bytes | None = self._repo.refs[self.head()]
+        except KeyError:
+            tip = None
         with self._lock:
             if tip is None or (self._line and self._line[-1] == tip):
                 return

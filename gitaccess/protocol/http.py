@@ -110,9 +110,11 @@ def read_body(req: Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
             if received > limit:
                 raise BadBody(413, f"request body is larger than the limit of {limit} bytes")
             chunks.append(chunk)
-    except (OSError, ClientDisconnected, ParseException) as exc:
-        raise BadBody(400, f"the request body could not be read ({exc.__class__.__name__}): "
-                           f"{received} bytes arrived") from None
+    except ClientDisconnected:
+        pass  # Werkzeug's word for a body that ended before its Content-Length: reported below
+    except (OSError, ParseException) as exc:
+        raise BadBody(400, f"the request body could not be read ({exc.__class__.__name__}) "
+                           f"after {received} bytes") from None
     if length is not None and received != length:
         raise BadBody(400, f"the request body ended after {received} of {length} bytes")
     body = b"".join(chunks)

@@ -33,9 +33,7 @@ from gitaccess.protocol.repository import ObjectEntry, ServedRepository
 
 log = logging.getLogger(__name__)
 
-#: ``git fetch --unshallow`` asks for this depth.
-INFINITE_DEPTH = 0x7FFFFFFF
-#: How many commits of a known have off the first-parent line are followed to find the line.
+#: How many commits off the first-parent line are followed (from a have, or below a shallow side commit).
 HAVE_WALK_LIMIT = 1000
 
 
@@ -244,6 +242,9 @@ class _ShallowSelection:
             position = self.repo.position(commit)
             return line_present(position) if position is not None else commit in commits
 
+        side_shallows = [c for c in self.client_shallow if self.repo.position(c) is None and c in self.h.store]
+        for shallow in side_shallows if self.deepen.requested else ():
+            self._add_side_history(shallow, commits)
         for commit in list(commits):
             missing = [] if commit in cut else [p for p in self.h.links(commit)[1] if not present(p)]
             if missing and self.repo.position(commit) is None:
@@ -254,6 +255,8 @@ class _ShallowSelection:
                     cut.add(parent)
         unshallow = [self.h.commit_at(p) for p in self.shallow_positions
                      if self.deepen.requested and p > 0 and inside(p) and inside(p - 1)]
+        unshallow += [c for c in side_shallows
+                      if self.deepen.requested and all(present(p) for p in self.h.links(c)[1])]
         selection = Selection(
             lambda: self._objects(commits, present),
             shallow=[c for c in commits if c in cut and c not in self.client_shallow],
@@ -261,6 +264,17 @@ class _ShallowSelection:
             bases_on_client=bool(held),
         )
         return selection, sent
+
+    def _add_side_history(self, shallow: bytes, commits: dict[bytes, None]) -> None:
+        """The side-branch commits below a client's shallow side commit, down to the line (bounded)."""
+        stack = list(self.h.links(shallow)[1])
+        added = 0
+        while stack and added < HAVE_WALK_LIMIT:
+            commit = stack.pop()
+            if commit not in commits and self.repo.position(commit) is None and commit in self.h.store:
+                commits[commit] = None
+                added += 1
+                stack.extend(self.h.links(commit)[1])
 
     def _objects(self, commits: Iterable[bytes], present: Callable[[bytes], bool]) -> list[ObjectEntry]:
         """Each commit with the objects of its tree not already held or sent."""

@@ -14,10 +14,11 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 
-from gitaccess.protocol.objects import TAG, MissingObject, peel
+from gitaccess.errors import GitAccessError
+from gitaccess.protocol.objects import TAG, peel
 from gitaccess.protocol.packs import DeltaPolicy, PackWriter
 from gitaccess.protocol.pktline import (
     DELIM_PKT,
@@ -77,11 +78,17 @@ class Transfer:
 
 
 class Reply:
-    """A response body: the negotiation's lines, then the pack when there is one."""
+    """A response body: the negotiation's lines, then the pack when there is one.
+
+    The pack's object list is made here, before the response starts, so that
+    a failure to list it still becomes an ``ERR`` line and not a cut-off pack.
+    """
 
     def __init__(self, head: bytes, pack: tuple[History, Selection, Transfer] | None = None) -> None:
         self.head = head
         self._pack = pack
+        if pack is not None:
+            pack[1].entries  # noqa: B018 - computed now, on purpose (see above)
 
     def __iter__(self) -> Iterator[bytes]:
         if self.head:
@@ -104,18 +111,17 @@ def _number(value: bytes, line: bytes) -> int:
 
 def _shallow_argument(request: FetchRequest, word: bytes, value: bytes, line: bytes) -> bool:
     """Take a shallow/deepen line of either protocol version; False when it is something else."""
-    deepen = request.deepen
     if word == b"shallow":
         request.shallows.append(_oid(value, line))
     elif word == b"deepen":
         depth = _number(value, line)
         if depth <= 0:
             raise ProtocolError(f"invalid deepen depth in {line!r}")
-        request.deepen = Deepen(depth, deepen.relative, deepen.since)
+        request.deepen = replace(request.deepen, depth=depth)
     elif word == b"deepen-relative":
-        request.deepen = Deepen(deepen.depth, True, deepen.since)
+        request.deepen = replace(request.deepen, relative=True)
     elif word == b"deepen-since":
-        request.deepen = Deepen(deepen.depth, deepen.relative, _number(value, line))
+        request.deepen = replace(request.deepen, since=_number(value, line))
     elif word in (b"deepen-not", b"filter"):
         raise ProtocolError(f"{word.decode()} is not supported by this server")
     else:
@@ -263,7 +269,7 @@ class UploadPack:
         wanted = lambda name: not prefixes or any(name.startswith(p) for p in prefixes)  # noqa: E731
         out = []
         if head not in history.refs and b"unborn" in arguments and wanted(b"HEAD"):
-            out.append(b"unborn HEAD" + (b" symref-target:" + head if symrefs else b""))
+            out.append(text_line(b"unborn HEAD" + (b" symref-target:" + head if symrefs else b"")))
         for name, sha, peeled in self._refs(history, include_head=head in history.refs):
             if wanted(name):
                 line = sha + b" " + name
@@ -330,6 +336,8 @@ def _parse_v0(body: bytes) -> FetchRequest:
             sha, _, features = value.partition(b" ")
             if not request.wants:
                 request.capabilities = set(features.split())
+                if b"deepen-relative" in request.capabilities:  # a capability in v0, a line in v2
+                    request.deepen = replace(request.deepen, relative=True)
             request.wants.append(_oid(sha, line))
         elif not _shallow_argument(request, word, value, line):
             raise ProtocolError(f"expected want, shallow or deepen, got {line[:100]!r}")
@@ -406,7 +414,7 @@ def _stream_pack(history: History, selection: Selection, transfer: Transfer) -> 
                 yield from out
                 out.clear()
         writer.finish()
-    except MissingObject as exc:
+    except GitAccessError as exc:
         log.error("upload-pack: cannot finish the pack: %s", exc)
         band.fatal(f"error: {exc}; the fetch was aborted\n")
         yield from out

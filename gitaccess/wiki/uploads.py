@@ -9,6 +9,7 @@ leaves the upload directory as it found it.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,11 @@ def _deleted_file(root: Path, key: str) -> Path:
     return files.deleted_path(root, sha1, extension)
 
 
+def _next_second(timestamp: str) -> str:
+    moment = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    return wiki_timestamp(moment + timedelta(seconds=1))
+
+
 def _extension(name: str) -> str:
     return name.rpartition(".")[2] if "." in name else ""
 
@@ -71,6 +77,9 @@ def upload(
     t = w.t
     img = t.image
     current = w.conn.execute(select(img).where(img.c.img_name == name)).first()
+    if current is not None and ts <= current.img_timestamp:
+        # LocalFile::recordUpload3: a new version is always newer than the current one.
+        ts = _next_second(current.img_timestamp)
     actor = w.actor_id(editor)
     comment_id = w.comment_id(comment)
     kind = files.file_type(data, name)
@@ -102,7 +111,7 @@ def upload(
     else:
         note = f"{editor.name} uploaded a new version of [[{label}]]" if current else \
             f"{editor.name} uploaded [[{label}]]"
-        page_id, rev_id = page.id, w.null_revision(page, actor, w.comment_id(note), ts)
+        page_id, rev_id = page.id, w.null_revision(page, actor, w.comment_id(note), ts, minor=False)
     return w.log_event(
         editor, actor, type="upload", action=action, namespace=FILE, dbkey=name, page_id=page_id,
         comment=comment_id, timestamp=ts, params={"img_sha1": sha1, "img_timestamp": ts}, associated_rev=rev_id,

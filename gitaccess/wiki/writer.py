@@ -689,8 +689,9 @@ class WikiWriter:
         """Title text with its local namespace prefix, as the move log and redirects write it."""
         return self.titles.full_text(Title(namespace, dbkey), canonical=False)
 
-    def null_revision(self, page: PageInfo, actor: int, comment: int, timestamp: str) -> int:
-        """A minor revision repeating the page's current content (MediaWiki's "null revision")."""
+    def null_revision(self, page: PageInfo, actor: int, comment: int, timestamp: str, *, minor: bool = True) -> int:
+        """A revision repeating the page's current content (MediaWiki's "null revision");
+        minor for moves and protections, not for re-uploads."""
         t = self.t
         slot = self.conn.execute(
             select(t.slots.c.slot_content_id, t.slots.c.slot_origin)
@@ -699,7 +700,7 @@ class WikiWriter:
         sha1 = self._latest_sha1(page)
         rev_id = self.insert_revision(
             page_id=page.id, content_id=slot[0], size=page.length, sha1=sha1, actor=actor, comment=comment,
-            timestamp=timestamp, minor=True, parent_id=page.latest, origin=slot[1],
+            timestamp=timestamp, minor=minor, parent_id=page.latest, origin=slot[1],
         )
         p = t.page
         self.conn.execute(update(p).where(p.c.page_id == page.id).values(
