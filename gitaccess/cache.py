@@ -99,29 +99,34 @@ class ObjectCache:
         return json.loads(raw) if raw else None
 
     def append(self, commits: Sequence[tuple[bytes, list[ShaFile]]], state: dict) -> None:  # type: ignore[type-arg]
-        """Store new commits (each with the objects it introduced, itself included) and the new state."""
-        objects = [obj for _, introduced in commits for obj in introduced]
-        unique = {obj.id: obj for obj in objects if obj.id not in self.repo.object_store}
-        if unique:
-            self.repo.object_store.add_objects([(obj, None) for obj in unique.values()])
+        """Store new commits (each with the objects it made, itself included) and the new state.
+
+        An object counts as introduced by the first commit that made it: a
+        blob or tree an earlier commit already had is not sent again.
+        """
+        store = self.repo.object_store
+        new: dict[bytes, ShaFile] = {}
+        rows = []
         head = self.head()
         position = head[0] + 1 if head else 0
+        for sha, made in commits:
+            for obj in made:
+                if obj.id not in new and obj.id not in store:
+                    new[obj.id] = obj
+                    rows.append({"position": position, "sha": obj.id.decode("ascii"), "type": obj.type_num,
+                                 "base": None})
+            position += 1
+        if new:
+            store.add_objects([(obj, None) for obj in new.values()])
+        position = head[0] + 1 if head else 0
         with self.engine.begin() as conn:
-            for sha, introduced in commits:
-                conn.execute(insert(_commits).values(position=position, sha=sha.decode("ascii")))
-                seen: set[bytes] = set()
-                rows = []
-                for obj in introduced:
-                    if obj.id not in seen:
-                        seen.add(obj.id)
-                        rows.append({"position": position, "sha": obj.id.decode("ascii"),
-                                     "type": obj.type_num, "base": None})
-                if rows:
-                    conn.execute(insert(_introduced), rows)
-                position += 1
+            conn.execute(insert(_commits), [{"position": position + i, "sha": sha.decode("ascii")}
+                                            for i, (sha, _) in enumerate(commits)])
+            if rows:
+                conn.execute(insert(_introduced), rows)
             self.repo.refs[self.ref] = commits[-1][0]
             conn.execute(delete(_state))
-            conn.execute(insert(_state).values(id=1, position=position - 1,
+            conn.execute(insert(_state).values(id=1, position=position + len(commits) - 1,
                                                data=json.dumps(state).encode("utf-8")))
 
     def position(self, sha: bytes) -> int | None:

@@ -209,7 +209,7 @@ def serve(host: str, port: int, workers: int) -> None:
     if password is not None:
         click.echo(f"created {site.config.effective_database_url} with user Admin, password: {password}")
         click.echo("(shown once; change it with your own `gitaccess user add` accounts)")
-    run(current_app, host, port, workers)
+    run(current_app._get_current_object(), host, port, workers)  # type: ignore[attr-defined]
 
 
 def main() -> None:

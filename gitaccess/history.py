@@ -127,9 +127,9 @@ class Made:
     objects: list[ShaFile]
 
 
-def group(found: Iterable[Event]) -> Iterator[Unit]:
+def group(found: Iterable[Event], rc_order: dict[tuple[str, int], int] | None = None) -> Iterator[Unit]:
     """Units in arrival order: an upload's log entry takes its File page revision along."""
-    ordered = events.in_arrival_order(found)
+    ordered = events.in_arrival_order(found, rc_order)
     uploads = {e.associated_rev for e in ordered if isinstance(e, LogEvent) and e.type == "upload"}
     pending: dict[int, RevisionEvent] = {}
     for event in ordered:
@@ -354,7 +354,7 @@ class History:
             found = [*events.revisions_after(self.db, conn, marks.rev, rev_mark),
                      *events.logs_after(self.db, conn, marks.log, log_mark)]
             builder = Builder(self, conn, state, marks)
-            for unit in group(found):
+            for unit in group(found, events.recentchanges_order(self.db, conn, found)):
                 previous = state.tree
                 is_revision = builder.apply(unit)
                 tree, aliases = builder.tree()

@@ -14,6 +14,7 @@ from typing import Iterable
 
 from gitaccess.cache import ObjectCache
 from gitaccess.history import History, Made, StaleCache, WikiState
+from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,8 @@ class WikiRepository:
     def commits_since(self, position: int) -> list[bytes]:
         return self.cache.commits_since(position)
 
-    def introduced(self, commit: bytes) -> list[tuple[bytes, int, bytes | None]]:
-        return self.cache.introduced(commit)
+    def introduced(self, commit: bytes) -> list[ObjectEntry]:
+        return [ObjectEntry(*entry) for entry in self.cache.introduced(commit)]
 
     def close(self) -> None:
         self.cache.close()

@@ -24,7 +24,14 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 def run(app: Flask, host: str, port: int, workers: int) -> None:
     """Serve until interrupted. Threads per worker let slow clones not block others."""
+    site = app.extensions["gitaccess"]
+
+    def post_fork(_server: Any, _worker: Any) -> None:
+        # Pooled connections opened by the master (first-run set-up) stay with it.
+        site.db.engine.dispose(close=False)
+
     _Gunicorn(app, {
+        "post_fork": post_fork,
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",

@@ -193,9 +193,83 @@ def logs_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None 
                            row[9] or "", row[10] or 0, _log_params(row[11]))
 
 
-def in_arrival_order(events: Iterable[Event]) -> list[Event]:
-    """One batch of new events, merged: by timestamp, logs after their associated revision."""
-    return sorted(events, key=lambda e: e.sort_key)
+def in_arrival_order(found: Iterable[Event], rc_order: dict[tuple[str, int], int] | None = None) -> list[Event]:
+    """One batch of new events, merged by timestamp.
+
+    Within one second, ``rc_order`` decides where it knows: recentchanges
+    numbers edits and log entries in one sequence, the true arrival order
+    (see :func:`recentchanges_order`). Events without a recentchanges row
+    (a deleted page's edits, null revisions, an upload's File page revision)
+    take the place of their neighbours in their own id sequence, or of their
+    associated event; a kind with no known place at all falls back to the
+    timestamp heuristic of ``sort_key``.
+    """
+    events = list(found)
+    known: dict[tuple[str, int], float] = {k: float(v) for k, v in (rc_order or {}).items()}
+    for event in events:
+        if isinstance(event, LogEvent) and event.associated_rev is not None:
+            rev, log = ("rev", event.associated_rev), ("log", event.log_id)
+            if log not in known and rev in known:
+                known[log] = known[rev] + 0.5
+            elif rev not in known and log in known:
+                known[rev] = known[log] - 0.5
+    revisions = sorted((e.rev_id for e in events if isinstance(e, RevisionEvent)))
+    logs = sorted((e.log_id for e in events if isinstance(e, LogEvent)))
+    _interpolate("rev", revisions, known)
+    _interpolate("log", logs, known)
+
+    def key(event: Event) -> tuple[Any, ...]:
+        ident = ("rev", event.rev_id) if isinstance(event, RevisionEvent) else ("log", event.log_id)
+        rank = known.get(ident)
+        if rank is not None:
+            return (event.timestamp, 0, rank, *event.sort_key[1:])
+        return (event.timestamp, 1, 0.0, *event.sort_key[1:])
+
+    return sorted(events, key=key)
+
+
+def _interpolate(kind: str, ids: list[int], known: dict[tuple[str, int], float]) -> None:
+    """Give ids without a rank the rank just after their known predecessor (or before their successor)."""
+    ranks = [known.get((kind, i)) for i in ids]
+    if all(r is None for r in ranks):
+        return
+    step = 1e-4
+    last: float | None = None
+    for index, i in enumerate(ids):
+        if ranks[index] is not None:
+            last = ranks[index]
+        elif last is not None:
+            last += step
+            known[(kind, i)] = last
+    following: float | None = None
+    for index in range(len(ids) - 1, -1, -1):
+        rank = known.get((kind, ids[index]))
+        if rank is not None:
+            following = rank
+        elif following is not None:
+            following -= step
+            known[(kind, ids[index])] = following
+
+
+def recentchanges_order(db: WikiDatabase, conn: Connection, found: Iterable[Event]) -> dict[tuple[str, int], int]:
+    """rc_id of each event that has a recentchanges row, for the seconds where order is ambiguous."""
+    by_second: dict[str, set[type]] = {}
+    for event in found:
+        by_second.setdefault(event.timestamp, set()).add(type(event))
+    ambiguous = sorted(ts for ts, kinds in by_second.items() if len(kinds) > 1)
+    rc = db.tables.recentchanges
+    order: dict[tuple[str, int], int] = {}
+    for start in range(0, len(ambiguous), 500):
+        rows = conn.execute(
+            select(rc.c.rc_id, rc.c.rc_type, rc.c.rc_this_oldid, rc.c.rc_logid)
+            .where(rc.c.rc_timestamp.in_(ambiguous[start:start + 500]))
+        )
+        for rc_id, rc_type, rev_id, log_id in rows:
+            if rc_type == 3 and log_id:
+                order[("log", log_id)] = rc_id
+            elif rc_type in (0, 1) and rev_id:
+                order[("rev", rev_id)] = rc_id
+    return order
 
 
 def high_water_marks(db: WikiDatabase, conn: Connection) -> tuple[int, int]:
