@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
@@ -27,7 +28,7 @@ from gitaccess.tree.aliases import Alias, AliasRegistry
 from gitaccess.tree.commits import Identity, make_commit, message, wiki_identity
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.trees import build_tree
-from gitaccess.tree.layout import ALIASES_FILE
+from gitaccess.tree.layout import ALIASES_FILE, Layout
 from gitaccess.wiki import events, files
 from gitaccess.wiki.content import decode_text, text_row_id
 from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER, Event, LogEvent, RevisionEvent
@@ -149,11 +150,12 @@ def group(found: Iterable[Event], rc_order: dict[tuple[str, int], int] | None = 
 class Builder:
     """Applies units to a state and makes their trees and commits (one catch-up or replay)."""
 
-    def __init__(self, history: History, conn: Connection, state: WikiState, marks: Marks) -> None:
+    def __init__(self, history: History, conn: Connection, state: WikiState, marks: Marks, layout: Layout) -> None:
         self.history = history
         self.site = history.site
         self.db = history.site.db
-        self.layout = history.layout
+        self.layout = layout
+        self.gittree = GitTree(layout)
         self.conn = conn
         self.state = state
         self.marks = marks
@@ -179,16 +181,17 @@ class Builder:
         page = self.state.pages.get(event.page_id)
         if page is None:
             namespace, dbkey = self._title_when_made(event)
+            if not self.layout.is_included(namespace):
+                return False  # the state holds only what the repository shows
             page = self.state.pages[event.page_id] = PageState(namespace, dbkey, event.model, None, "")
-        included = self.layout.is_included(page.namespace)
         if event.timestamp < page.timestamp or event.deleted & DELETED_TEXT:
             # An imported old revision leaves the newer text, as in MediaWiki; hidden
             # text never enters a commit. Either way the revision still has its commit.
-            return included
+            return True
         page.model, page.timestamp = event.model, event.timestamp
         page.blob = self._text_blob(event)
         self.state.publish(page)
-        return included
+        return True
 
     def _title_when_made(self, event: RevisionEvent) -> tuple[int, str]:
         """The page's title then: before the earliest move of it not yet journaled."""
@@ -210,38 +213,54 @@ class Builder:
                 state.media.pop(entry.dbkey, None)
         elif entry.type == "move":
             target = self.site.titles.parse(str(entry.params.get("4::target", "")))
-            if page_id is not None:
+            if not self.layout.is_included(target.namespace):
+                if page_id is not None:
+                    del state.pages[page_id]  # moved out of the repository
+            elif page_id is not None:
                 moved = state.pages[page_id]
                 moved.namespace, moved.dbkey = target.namespace, target.dbkey
                 state.publish(moved)
+            else:
+                self._refresh(target.namespace, target.dbkey)  # moved into the repository
             if entry.namespace == FILE and entry.dbkey in state.media:
                 state.media[target.dbkey] = state.media.pop(entry.dbkey)
         elif entry.type == "upload":
             timestamp = str(entry.params.get("img_timestamp") or entry.timestamp)
             state.media[entry.dbkey] = self._file_blob(entry.dbkey, timestamp)
         else:  # delete/restore, merge/merge
-            self._refresh(entry)
+            self._refresh(entry.namespace, entry.dbkey, entry.timestamp)
 
-    def _refresh(self, entry: LogEvent) -> None:
-        """A page back (undeletion) or changed by a history merge: its newest visible revision so far."""
+    def _refresh(self, namespace: int, dbkey: str, when: str | None = None) -> None:
+        """A page as its newest visible revision so far makes it: after an undeletion, a
+        history merge, a move into the repository, or a namespace newly included."""
+        if not self.layout.is_included(namespace):
+            return
         found = [
-            e for e in events.revisions_after(self.db, self.conn, 0, self.marks.rev,
-                                              title=(entry.namespace, entry.dbkey))
+            e for e in events.revisions_after(self.db, self.conn, 0, self.marks.rev, title=(namespace, dbkey))
             if not e.null and not e.deleted & DELETED_TEXT
         ]
         if not found:
             return
         newest = max(found, key=lambda e: (e.timestamp, e.rev_id))
-        old = self.state.page_at(entry.namespace, entry.dbkey)
+        old = self.state.page_at(namespace, dbkey)
         if old is not None:
             del self.state.pages[old]
-        page = PageState(entry.namespace, entry.dbkey, newest.model, self._text_blob(newest), newest.timestamp)
+        page = PageState(namespace, dbkey, newest.model, self._text_blob(newest), newest.timestamp)
         self.state.pages[newest.page_id] = page
         self.state.publish(page)
-        if entry.namespace == FILE:
-            current = self._current_file(entry.dbkey, entry.timestamp)
+        if namespace == FILE:
+            current = self._current_file(dbkey, when or newest.timestamp)
             if current is not None:
-                self.state.media[entry.dbkey] = self._file_blob(entry.dbkey, current)
+                self.state.media[dbkey] = self._file_blob(dbkey, current)
+
+    def relayout(self, old: Layout | None) -> None:
+        """Apply a new layout: pages of namespaces it leaves out go, those it adds come in."""
+        self.state.pages = {k: p for k, p in self.state.pages.items() if self.layout.is_included(p.namespace)}
+        if not self.layout.is_included(FILE):
+            self.state.media.clear()
+        added = self.layout.included - (old.included if old else frozenset())
+        for namespace, dbkey in events.titles_in(self.db, self.conn, sorted(added), self.marks.rev):
+            self._refresh(namespace, dbkey)
 
     # --- objects
     def _text_blob(self, event: RevisionEvent) -> str:
@@ -281,7 +300,7 @@ class Builder:
         visible = {(p.namespace, p.dbkey): (p.model, p.blob) for p in state.pages.values() if p.blob is not None}
         visible.update({(MEDIA, name): (None, blob) for name, blob in state.media.items()})
         order = sorted(state.published, key=state.published.__getitem__)
-        placement = self.history.gittree.place(
+        placement = self.gittree.place(
             [(ns, key, model) for (ns, key), (model, _) in visible.items()], AliasRegistry(state.aliases), order)
         for title, reason in placement.skipped.items():
             log.warning("%s has no place in the repository: %s", self.layout.full_text(title), reason)
@@ -308,8 +327,39 @@ class History:
     def __init__(self, site: Site) -> None:
         self.site = site
         self.db = site.db
-        self.layout = site.layout
-        self.gittree = GitTree(self.layout)
+        self._layouts: dict[int, Layout] = {}
+
+    # --- layouts
+    def layout(self, conn: Connection, layout_id: int) -> Layout:
+        """The layout recorded under an id (git_site "layout:<id>")."""
+        if layout_id not in self._layouts:
+            gs = self.db.tables.git_site
+            raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == f"layout:{layout_id}")).scalar()
+            if raw is None:
+                raise HistoryError(f"the journal names layout {layout_id}, which git_site does not hold")
+            self._layouts[layout_id] = self.site.layout_from(json.loads(raw))
+        return self._layouts[layout_id]
+
+    def _current_layout_id(self, conn: Connection, head_layout: int | None) -> int:
+        """The id of the configuration's layout: the head's if unchanged, else a newly recorded one.
+
+        Before the first commit there is nothing to keep: layout 1 is (re)written.
+        """
+        settings = self.site.layout_settings()
+        gs = self.db.tables.git_site
+        layout_id = head_layout or 1
+        raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == f"layout:{layout_id}")).scalar()
+        if raw is not None and json.loads(raw) == settings:
+            return layout_id
+        if head_layout is not None:
+            layout_id += 1
+            raw = None
+        if raw is None:
+            conn.execute(insert(gs).values(gs_key=f"layout:{layout_id}", gs_value=json.dumps(settings)))
+        else:
+            conn.execute(update(gs).where(gs.c.gs_key == f"layout:{layout_id}").values(gs_value=json.dumps(settings)))
+        self._layouts.pop(layout_id, None)
+        return layout_id
 
     # --- reading the journal
     def head(self, conn: Connection) -> bytes | None:
@@ -350,10 +400,19 @@ class History:
             marks = self.marks(conn, lock=True)
             if self.head(conn) != head:
                 raise StaleCache("the journal has commits the cache lacks")
+            head_layout = self._head_layout(conn)
+            layout_id = self._current_layout_id(conn, head_layout)
+            builder = Builder(self, conn, state, marks, self.layout(conn, layout_id))
+            if head is not None and layout_id != head_layout:
+                builder.relayout(self.layout(conn, head_layout) if head_layout else None)
+                tree, aliases = builder.tree()
+                commit = self.layout_commit(layout_id, tree.encode("ascii"), head)
+                self._append(conn, commit, Unit(), aliases, marks, layout_id)
+                made.append(builder.commit(commit))
+                head = commit.id
             rev_mark, log_mark = events.high_water_marks(self.db, conn)
             found = [*events.revisions_after(self.db, conn, marks.rev, rev_mark),
                      *events.logs_after(self.db, conn, marks.log, log_mark)]
-            builder = Builder(self, conn, state, marks)
             for unit in group(found, events.recentchanges_order(self.db, conn, found)):
                 previous = state.tree
                 is_revision = builder.apply(unit)
@@ -362,7 +421,7 @@ class History:
                     builder.objects = []
                     continue
                 commit = self.commit_for(unit, tree.encode("ascii"), [head] if head else [])
-                self._append(conn, commit, unit, aliases, marks)
+                self._append(conn, commit, unit, aliases, marks, layout_id)
                 made.append(builder.commit(commit))
                 head = commit.id
             gs = self.db.tables.git_site
@@ -386,7 +445,18 @@ class History:
         summary = None if lead.deleted & DELETED_COMMENT else lead.comment
         return make_commit(tree, parents, author, author, message(summary, trailers))
 
-    def _append(self, conn: Connection, commit: Commit, unit: Unit, aliases: list[Alias], marks: Marks) -> None:
+    def _head_layout(self, conn: Connection) -> int | None:
+        gh = self.db.tables.git_hash
+        return conn.execute(select(gh.c.gh_layout).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
+
+    def layout_commit(self, layout_id: int, tree: bytes, head: bytes) -> Commit:
+        """The commit of a configuration change that moved files (DESIGN.md: by the gitaccess identity)."""
+        identity = Identity("gitaccess", f"gitaccess@{self.site.config.server_name}", int(time.time()))
+        text = message("Apply the configuration's new repository layout", [("Layout", str(layout_id))])
+        return make_commit(tree, [head], identity, identity, text)
+
+    def _append(self, conn: Connection, commit: Commit, unit: Unit, aliases: list[Alias], marks: Marks,
+                layout_id: int) -> None:
         t = self.db.tables
         name, _, email = commit.author.decode("utf-8").rpartition(" <")
         seq = conn.execute(insert(t.git_hash).values(
@@ -395,8 +465,9 @@ class History:
             gh_author_name=name, gh_author_email=email[:-1], gh_author_time=commit.author_time,
             gh_author_tz=commit.author_timezone // 60, gh_committer_name=name, gh_committer_email=email[:-1],
             gh_committer_time=commit.commit_time, gh_committer_tz=commit.commit_timezone // 60,
-            gh_kind="log" if unit.logs else "revision", gh_message=commit.message.decode("utf-8"), gh_raw=None,
-            gh_rev_mark=marks.rev, gh_log_mark=marks.log,
+            gh_kind="log" if unit.logs else "revision" if unit.revisions else "layout",
+            gh_message=commit.message.decode("utf-8"), gh_raw=None,
+            gh_rev_mark=marks.rev, gh_log_mark=marks.log, gh_layout=layout_id,
         )).inserted_primary_key[0]
         sha = commit.id.decode("ascii")
         for revision in unit.revisions:
@@ -437,7 +508,9 @@ class History:
             revisions=[e for i in sorted(rev_ids) for e in events.revisions_after(self.db, conn, i - 1, i)],
             logs=[e for i in sorted(log_ids) for e in events.logs_after(self.db, conn, i - 1, i)],
         )
-        builder = Builder(self, conn, state, marks)
+        builder = Builder(self, conn, state, marks, self.layout(conn, row["gh_layout"]))
+        if row["gh_kind"] == "layout":
+            builder.relayout(self.layout(conn, row["gh_layout"] - 1))
         builder.apply(unit)
         tree, aliases = builder.tree()
         expected = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(

@@ -98,10 +98,33 @@ class Site:
 
     @cached_property
     def layout(self) -> Layout:
-        """Where pages live in the repository (namespaces included, extensions)."""
+        """Where pages live in the repository, as the configuration says now."""
+        return self.layout_from(self.layout_settings())
+
+    def layout_settings(self) -> dict[str, Any]:
+        """Everything the current configuration decides about paths, as plain data.
+
+        The journal records these settings for each commit, so a commit made
+        under older settings rebuilds identically after the configuration changed.
+        """
         c = self.config
-        included = included_namespaces(self.namespaces, c.included_namespaces, c.excluded_namespaces)
-        return Layout(self.titles, included, extensions=c.extensions)
+        return {
+            "namespaces": [[ns.id, ns.canonical, ns.capitalize, ns.subpages] for ns in self.namespaces],
+            "included": sorted(included_namespaces(self.namespaces, c.included_namespaces, c.excluded_namespaces)),
+            "extensions": dict(sorted(c.extensions.items())),
+        }
+
+    def layout_from(self, settings: dict[str, Any]) -> Layout:
+        """The layout that recorded settings describe (the current one for the current settings)."""
+        current = {ns.id: ns for ns in self.namespaces}
+        table = []
+        for ns_id, canonical, capitalize, subpages in settings["namespaces"]:
+            known = current.get(ns_id)
+            name, aliases = (known.name, known.aliases) if known else (canonical, ())
+            table.append(Namespace(ns_id, canonical, name, aliases, capitalize, subpages))
+        prefixes, local = self.interwikis
+        codec = TitleCodec(Namespaces(table), interwikis=prefixes, local_interwikis=local)
+        return Layout(codec, settings["included"], extensions=settings["extensions"])
 
     def aliases(self) -> AliasRegistry:
         """The alias registry as published so far (empty before any history was served)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 import subprocess
 from pathlib import Path
 
@@ -120,3 +121,20 @@ def test_verify_command_passes_and_names_hidden_revisions(wiki: Site, tmp_path: 
         conn.execute(update(r).where(r.c.rev_id == 4).values(rev_deleted=1))  # hide Who*'s text after serving it
     with pytest.raises(HistoryError, match="revision 4 was hidden or suppressed after it was published"):
         History(wiki).verify()
+
+
+def test_configuration_change_is_a_commit_of_its_own(wiki: Site, tmp_path: Path, open_repository) -> None:  # type: ignore[no-untyped-def]
+    edit_wiki(wiki)
+    open_repository(wiki, tmp_path / "one").refresh()
+    with_talk = Site(replace(wiki.config, included_namespaces=(1,)))
+    repo = open_repository(with_talk, tmp_path / "two")
+    repo.refresh()
+    log = git(repo, "log", "-1", "--format=%an <%ae>|%s|%(trailers:only,unfold,separator=%x2C)|%H").strip()
+    assert log.startswith("gitaccess <gitaccess@localhost>|Apply the configuration's new repository layout|Layout: 2")
+    assert "Talk/Talk_page.wiki" in git(repo, "ls-tree", "-r", "--name-only", "HEAD")
+    assert "Talk/Talk_page.wiki" not in git(repo, "ls-tree", "-r", "--name-only", "HEAD~1")
+    # Old commits keep their layout: a server with the old configuration, or a rebuilt cache, agrees.
+    assert History(with_talk).verify() == 11
+    rebuilt = open_repository(with_talk, tmp_path / "three")
+    rebuilt.refresh()
+    assert rebuilt.refs() == repo.refs()

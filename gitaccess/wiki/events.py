@@ -272,6 +272,17 @@ def recentchanges_order(db: WikiDatabase, conn: Connection, found: Iterable[Even
     return order
 
 
+def titles_in(db: WikiDatabase, conn: Connection, namespaces: list[int], upto: int) -> list[tuple[int, str]]:
+    """Titles of existing pages in some namespaces that have a revision up to an id."""
+    if not namespaces:
+        return []
+    t = db.tables
+    live = select(t.page.c.page_namespace, t.page.c.page_title).join(
+        t.revision, t.revision.c.rev_page == t.page.c.page_id
+    ).where(t.page.c.page_namespace.in_(namespaces), t.revision.c.rev_id <= upto)
+    return sorted({(row[0], row[1]) for row in conn.execute(live.distinct())})
+
+
 def high_water_marks(db: WikiDatabase, conn: Connection) -> tuple[int, int]:
     """The largest revision id (live or archived) and log id: two index lookups."""
     t = db.tables

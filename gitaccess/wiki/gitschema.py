@@ -46,6 +46,8 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             # what replaying the commit needs to decide exactly as the first time.
             Column("gh_rev_mark", BigInteger, nullable=True),
             Column("gh_log_mark", BigInteger, nullable=True),
+            # The repository layout (git_site key "layout:<n>") the commit's tree was made with.
+            Column("gh_layout", Integer, nullable=False, default=1),
             sqlite_autoincrement=True,
         ),
         Table(
