@@ -114,10 +114,34 @@ class Unit:
 
 @dataclass(frozen=True)
 class Marks:
-    """How far the journal has read the wiki's activity (largest revision and log ids)."""
+    """How far the journal has read the wiki's activity.
+
+    ``rev`` and ``log`` are the largest ids read. An id below them can still
+    appear later, when the MediaWiki transaction that took it commits after
+    one that took a higher id: the ids missing when the journal read past
+    them are kept as gaps (id -> when first missed) and looked for again
+    until GAP_SECONDS have passed.
+    """
 
     rev: int = 0
     log: int = 0
+    rev_gaps: dict[int, float] = field(default_factory=dict)
+    log_gaps: dict[int, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"rev": self.rev, "log": self.log, "rev_gaps": self.rev_gaps, "log_gaps": self.log_gaps})
+
+    @classmethod
+    def from_json(cls, raw: str) -> Marks:
+        data = json.loads(raw)
+        gaps = {k: {int(i): float(t) for i, t in data.get(k, {}).items()} for k in ("rev_gaps", "log_gaps")}
+        return cls(int(data["rev"]), int(data["log"]), gaps["rev_gaps"], gaps["log_gaps"])
+
+
+#: How long an id missing below the high-water marks is looked for (a long MediaWiki transaction).
+GAP_SECONDS = 3600
+#: A jump of ids larger than this (an import with explicit ids) is not tracked id by id.
+MAX_GAPS = 10000
 
 
 @dataclass(frozen=True)
@@ -377,16 +401,18 @@ class History:
         if raw is None:
             if not lock:
                 return Marks()
-            conn.execute(insert(gs).values(gs_key=JOURNAL_KEY, gs_value=json.dumps({"rev": 0, "log": 0})))
+            conn.execute(insert(gs).values(gs_key=JOURNAL_KEY, gs_value=Marks().to_json()))
             return self.marks(conn, lock=True)
-        data = json.loads(raw)
-        return Marks(int(data["rev"]), int(data["log"]))
+        return Marks.from_json(raw)
 
     def behind(self, marks: Marks) -> bool:
         """Is there wiki activity the journal has not read? Three index lookups."""
         with self.db.read() as conn:
             rev, log_id = events.high_water_marks(self.db, conn)
-        return rev > marks.rev or log_id > marks.log
+            if rev > marks.rev or log_id > marks.log:
+                return True
+            return bool(events.present(self.db, conn, "rev", marks.rev_gaps)
+                        or events.present(self.db, conn, "log", marks.log_gaps))
 
     # --- catching up
     def catch_up(self, state: WikiState, head: bytes | None) -> list[Made]:
@@ -413,6 +439,15 @@ class History:
             rev_mark, log_mark = events.high_water_marks(self.db, conn)
             found = [*events.revisions_after(self.db, conn, marks.rev, rev_mark),
                      *events.logs_after(self.db, conn, marks.log, log_mark)]
+            late_revs = events.present(self.db, conn, "rev", marks.rev_gaps)
+            late_logs = events.present(self.db, conn, "log", marks.log_gaps)
+            found += [e for i in late_revs for e in events.revisions_after(self.db, conn, i - 1, i)]
+            found += [e for i in late_logs for e in events.logs_after(self.db, conn, i - 1, i)]
+            new_marks = Marks(
+                max(marks.rev, rev_mark), max(marks.log, log_mark),
+                _gaps(marks.rev_gaps, late_revs, self._missing(conn, "rev", marks.rev, rev_mark)),
+                _gaps(marks.log_gaps, late_logs, self._missing(conn, "log", marks.log, log_mark)),
+            )
             for unit in group(found, events.recentchanges_order(self.db, conn, found)):
                 previous = state.tree
                 is_revision = builder.apply(unit)
@@ -425,9 +460,14 @@ class History:
                 made.append(builder.commit(commit))
                 head = commit.id
             gs = self.db.tables.git_site
-            conn.execute(update(gs).where(gs.c.gs_key == JOURNAL_KEY).values(
-                gs_value=json.dumps({"rev": max(marks.rev, rev_mark), "log": max(marks.log, log_mark)})))
+            conn.execute(update(gs).where(gs.c.gs_key == JOURNAL_KEY).values(gs_value=new_marks.to_json()))
         return made
+
+    def _missing(self, conn: Connection, kind: str, after: int, upto: int) -> list[int]:
+        """Ids in (after, upto] that no row has (yet)."""
+        if upto - after > MAX_GAPS or upto <= after:
+            return []
+        return sorted(set(range(after + 1, upto + 1)) - set(events.ids_between(self.db, conn, kind, after, upto)))
 
     def commit_for(self, unit: Unit, tree: bytes, parents: list[bytes]) -> Commit:
         """The commit of a unit: its user and time, summary and trailers (DESIGN.md, Commits)."""
@@ -532,6 +572,13 @@ class History:
     def verify(self) -> int:
         """Rebuild every journaled commit from the database; returns how many, raises on a difference."""
         return sum(1 for _ in self.replay(WikiState(), None))
+
+
+def _gaps(old: dict[int, float], found: list[int], missing: list[int]) -> dict[int, float]:
+    """The gaps still worth looking for: old ones not found and not expired, plus new ones."""
+    now = time.time()
+    kept = {i: since for i, since in old.items() if i not in found and now - since < GAP_SECONDS}
+    return kept | {i: now for i in missing}
 
 
 def _why_different(unit: Unit) -> str:

@@ -138,3 +138,27 @@ def test_configuration_change_is_a_commit_of_its_own(wiki: Site, tmp_path: Path,
     rebuilt = open_repository(with_talk, tmp_path / "three")
     rebuilt.refresh()
     assert rebuilt.refs() == repo.refs()
+
+
+def test_revision_committed_late_below_the_marks_is_picked_up(wiki: Site, tmp_path: Path, open_repository) -> None:  # type: ignore[no-untyped-def]
+    """MediaWiki transactions can commit out of id order: a missed id is looked for again."""
+    def revision_with_id(rev_id: int, text: str) -> None:
+        with wiki.db.write() as conn:
+            w = WikiWriter(wiki.db, conn, titles=wiki.titles)
+            page = w.page(0, "A")
+            assert page is not None
+            content, size, sha1 = w.store_content(text, "wikitext")
+            w.insert_revision(page_id=page.id, content_id=content, size=size, sha1=sha1, actor=w.actor_id(ADMIN),
+                              comment=w.comment_id(f"rev {rev_id}"), timestamp=f"2026010100000{rev_id}",
+                              parent_id=page.latest, rev_id=rev_id)
+    with wiki.db.write() as conn:
+        WikiWriter(wiki.db, conn, titles=wiki.titles).save(0, "A", "one", editor=ADMIN, summary="rev 1",
+                                                          timestamp="20260101000001")
+    revision_with_id(3, "three")
+    repo = open_repository(wiki, tmp_path / "cache")
+    repo.refresh()
+    assert git(repo, "log", "--format=%s").split() == ["rev", "3", "rev", "1"]
+    revision_with_id(2, "two")  # id 2 commits after 3 was read
+    repo.refresh()
+    assert git(repo, "log", "-1", "--format=%s|%(trailers:only,unfold)").strip() == "rev 2|Revision: 2"
+    assert History(wiki).verify() == 3

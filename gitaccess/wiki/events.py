@@ -283,6 +283,29 @@ def titles_in(db: WikiDatabase, conn: Connection, namespaces: list[int], upto: i
     return sorted({(row[0], row[1]) for row in conn.execute(live.distinct())})
 
 
+def _id_columns(db: WikiDatabase, kind: str) -> list[Any]:
+    t = db.tables
+    return [t.revision.c.rev_id, t.archive.c.ar_rev_id] if kind == "rev" else [t.logging.c.log_id]
+
+
+def ids_between(db: WikiDatabase, conn: Connection, kind: str, after: int, upto: int) -> list[int]:
+    """Revision ids (live or archived) or log ids in (after, upto] that exist."""
+    found: list[int] = []
+    for column in _id_columns(db, kind):
+        found += conn.execute(select(column).where(column > after, column <= upto)).scalars()
+    return found
+
+
+def present(db: WikiDatabase, conn: Connection, kind: str, ids: Iterable[int]) -> list[int]:
+    """Which of these revision or log ids exist now."""
+    wanted = sorted(ids)
+    found: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        for column in _id_columns(db, kind):
+            found.update(conn.execute(select(column).where(column.in_(wanted[start:start + 500]))).scalars())
+    return sorted(found)
+
+
 def high_water_marks(db: WikiDatabase, conn: Connection) -> tuple[int, int]:
     """The largest revision id (live or archived) and log id: two index lookups."""
     t = db.tables
