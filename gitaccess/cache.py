@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -64,6 +65,11 @@ class ObjectCache:
     def __init__(self, directory: Path, ref: bytes = b"refs/heads/master") -> None:
         self.directory = directory
         self.ref = ref
+        self._open()
+
+    def _open(self) -> None:
+        directory = self.directory
+        ref = self.ref
         directory.mkdir(parents=True, exist_ok=True)
         git_dir = directory / "objects.git"
         self.repo = Repo(str(git_dir)) if (git_dir / "objects").exists() else Repo.init_bare(str(git_dir), mkdir=True)
@@ -150,6 +156,14 @@ class ObjectCache:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(_commits)).scalar_one()
+
+    def reset(self) -> None:
+        """Throw every cached object away (the caller holds :meth:`locked`)."""
+        self.close()
+        for child in self.directory.iterdir():
+            if child.name != "lock":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        self._open()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -183,6 +183,19 @@ def verify() -> None:
     click.echo(f"all {count} commits of the journal rebuild identically")
 
 
+@cli.command()
+@click.confirmation_option(prompt="Rewrite published history without what the wiki now hides?")
+def redact() -> None:
+    """Rewrite history from the first commit that no longer rebuilds (hidden or purged content)."""
+    site = _site()
+    site.db.require_wiki()
+    count = History(site).redact()
+    if count:
+        click.echo(f"rewrote {count} commits; clones must fetch and reset to the new branch")
+    else:
+        click.echo("every commit rebuilds identically: nothing to redact")
+
+
 def bootstrap(site: Site) -> str | None:
     """Create the embedded wiki on first start; returns the new admin's password."""
     if site.database_exists() and site.db.table_names:

@@ -496,7 +496,7 @@ class History:
         return make_commit(tree, [head], identity, identity, text)
 
     def _append(self, conn: Connection, commit: Commit, unit: Unit, aliases: list[Alias], marks: Marks,
-                layout_id: int) -> None:
+                layout_id: int, *, kind: str | None = None) -> None:
         t = self.db.tables
         name, _, email = commit.author.decode("utf-8").rpartition(" <")
         seq = conn.execute(insert(t.git_hash).values(
@@ -505,7 +505,7 @@ class History:
             gh_author_name=name, gh_author_email=email[:-1], gh_author_time=commit.author_time,
             gh_author_tz=commit.author_timezone // 60, gh_committer_name=name, gh_committer_email=email[:-1],
             gh_committer_time=commit.commit_time, gh_committer_tz=commit.commit_timezone // 60,
-            gh_kind="log" if unit.logs else "revision" if unit.revisions else "layout",
+            gh_kind=kind or ("log" if unit.logs else "revision" if unit.revisions else "layout"),
             gh_message=commit.message.decode("utf-8"), gh_raw=None,
             gh_rev_mark=marks.rev, gh_log_mark=marks.log, gh_layout=layout_id,
         )).inserted_primary_key[0]
@@ -532,46 +532,113 @@ class History:
             if after is not None:
                 start = conn.execute(select(gh.c.gh_seq).where(gh.c.gh_sha1 == after.decode("ascii"))).scalar()
                 if start is None:
-                    raise HistoryError(f"the cache's head {after.decode()} is not in the journal: delete the cache")
+                    raise StaleCache(f"the cache's head {after.decode()} is no longer in the journal (redacted)")
             rows = conn.execute(select(gh).where(gh.c.gh_seq > start).order_by(gh.c.gh_seq)).all()
             for row in rows:
                 yield self._replay_one(conn, state, row._mapping)
 
-    def _replay_one(self, conn: Connection, state: WikiState, row: Any) -> Made:
+    def _unit_of(self, conn: Connection, sha: str) -> Unit:
+        """The wiki activity a journaled commit stands for, read again from the database."""
         t = self.db.tables
-        sha = row["gh_sha1"]
-        rev_ids = conn.execute(select(t.git_edit_hash.c.geh_rev_id).where(t.git_edit_hash.c.geh_sha1 == sha)).scalars().all()
+        rev_ids = conn.execute(select(t.git_edit_hash.c.geh_rev_id).where(t.git_edit_hash.c.geh_sha1 == sha)).scalars()
         log_ids = conn.execute(select(t.git_status_modify_hash.c.gsmh_log_id)
-                               .where(t.git_status_modify_hash.c.gsmh_sha1 == sha)).scalars().all()
-        marks = Marks(row["gh_rev_mark"] or 0, row["gh_log_mark"] or 0)
-        unit = Unit(
+                               .where(t.git_status_modify_hash.c.gsmh_sha1 == sha)).scalars()
+        return Unit(
             revisions=[e for i in sorted(rev_ids) for e in events.revisions_after(self.db, conn, i - 1, i)],
             logs=[e for i in sorted(log_ids) for e in events.logs_after(self.db, conn, i - 1, i)],
         )
-        builder = Builder(self, conn, state, marks, self.layout(conn, row["gh_layout"]))
+
+    def _rebuild(self, conn: Connection, state: WikiState, row: Any, parents: list[bytes], *,
+                 redacting: bool = False, unit: Unit | None = None) -> tuple[Made, list[Alias], Unit]:
+        """A journaled commit made again from the database, on the given parents.
+
+        It keeps the journaled identity and message unless ``redacting`` and
+        the wiki now hides its user or summary.
+        """
+        unit = unit or self._unit_of(conn, row["gh_sha1"])
+        builder = Builder(self, conn, state, Marks(row["gh_rev_mark"] or 0, row["gh_log_mark"] or 0),
+                          self.layout(conn, row["gh_layout"]))
         if row["gh_kind"] == "layout":
             builder.relayout(self.layout(conn, row["gh_layout"] - 1))
         builder.apply(unit)
         tree, aliases = builder.tree()
-        expected = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
-            select(t.git_alias.c.ga_path, t.git_alias.c.ga_namespace, t.git_alias.c.ga_title)
-            .where(t.git_alias.c.ga_seq == row["gh_seq"]))]
+        if redacting and (unit.revisions or unit.logs) and unit.lead.deleted & (DELETED_USER | DELETED_COMMENT):
+            fresh = self.commit_for(unit, tree.encode("ascii"), parents)
+            return builder.commit(fresh), aliases, unit
         author = Identity(row["gh_author_name"], row["gh_author_email"], row["gh_author_time"],
                           row["gh_author_tz"] * 60)
         committer = Identity(row["gh_committer_name"], row["gh_committer_email"], row["gh_committer_time"],
                              row["gh_committer_tz"] * 60)
-        parents = [p.encode("ascii") for p in row["gh_parents"].split()]
         commit = make_commit(tree.encode("ascii"), parents, author, committer, row["gh_message"].encode("utf-8"))
-        if commit.id.decode("ascii") != sha or sorted(aliases) != sorted(expected):
-            raise HistoryError(
-                f"commit {sha} (journal position {row['gh_seq']}) rebuilds as {commit.id.decode()} "
-                f"with tree {tree} instead of {row['gh_tree']}: {_why_different(unit)}"
+        return builder.commit(commit), aliases, unit
+
+    def _replay_one(self, conn: Connection, state: WikiState, row: Any) -> Made:
+        t = self.db.tables
+        parents = [p.encode("ascii") for p in row["gh_parents"].split()]
+        made, aliases, unit = self._rebuild(conn, state, row, parents)
+        expected = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
+            select(t.git_alias.c.ga_path, t.git_alias.c.ga_namespace, t.git_alias.c.ga_title)
+            .where(t.git_alias.c.ga_seq == row["gh_seq"]))]
+        if made.commit.id.decode("ascii") != row["gh_sha1"] or sorted(aliases) != sorted(expected):
+            raise RebuildMismatch(
+                row["gh_seq"],
+                f"commit {row['gh_sha1']} (journal position {row['gh_seq']}) rebuilds as "
+                f"{made.commit.id.decode()} with tree {made.commit.tree.decode()} instead of {row['gh_tree']}: "
+                f"{_why_different(unit)}",
             )
-        return builder.commit(commit)
+        return made
 
     def verify(self) -> int:
         """Rebuild every journaled commit from the database; returns how many, raises on a difference."""
         return sum(1 for _ in self.replay(WikiState(), None))
+
+    def redact(self) -> int:
+        """Rewrite history from the first commit that no longer rebuilds, without what the wiki now hides.
+
+        The one rewrite of published history (DESIGN.md, Commits), always an
+        admin's explicit act: the branch moves non-fast-forward. Returns how
+        many commits were rewritten (0: nothing to do).
+        """
+        try:
+            self.verify()
+            return 0
+        except RebuildMismatch as mismatch:
+            first = mismatch.position
+        t = self.db.tables
+        gh = t.git_hash
+        with self.db.write() as conn:
+            self.marks(conn, lock=True)
+            rows = [r._mapping for r in conn.execute(select(gh).order_by(gh.c.gh_seq)).all()]
+            state = WikiState()
+            head: bytes | None = None
+            kept = [r for r in rows if r["gh_seq"] < first]
+            for row in kept:
+                head = self._rebuild(conn, state, row, [p.encode("ascii") for p in row["gh_parents"].split()])[0].commit.id
+            rewritten = [r for r in rows if r["gh_seq"] >= first]
+            units = [self._unit_of(conn, r["gh_sha1"]) for r in rewritten]
+            gone = [r["gh_sha1"] for r in rewritten]
+            conn.execute(t.git_edit_hash.delete().where(t.git_edit_hash.c.geh_sha1.in_(gone)))
+            conn.execute(t.git_status_modify_hash.delete().where(t.git_status_modify_hash.c.gsmh_sha1.in_(gone)))
+            conn.execute(t.git_alias.delete().where(t.git_alias.c.ga_seq >= first))
+            conn.execute(gh.delete().where(gh.c.gh_seq >= first))
+            for row, unit in zip(rewritten, units):
+                made, aliases, unit = self._rebuild(conn, state, row, [head] if head else [], redacting=True,
+                                                    unit=unit)
+                self._append(conn, made.commit, unit, aliases,
+                             Marks(row["gh_rev_mark"] or 0, row["gh_log_mark"] or 0), row["gh_layout"],
+                             kind=row["gh_kind"])
+                head = made.commit.id
+            log.warning("redacted history from journal position %s: %d commits rewritten, new head %s",
+                        first, len(rewritten), head.decode() if head else None)
+        return len(rewritten)
+
+
+class RebuildMismatch(HistoryError):
+    """A journaled commit no longer rebuilds identically; ``position`` is its journal position."""
+
+    def __init__(self, position: int, message: str) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 def _gaps(old: dict[int, float], found: list[int], missing: list[int]) -> dict[int, float]:

@@ -43,7 +43,11 @@ class WikiRepository:
             return
         with self.cache.locked():
             for _attempt in range(3):
-                state = self._replay()
+                try:
+                    state = self._replay()
+                except StaleCache:
+                    self.cache.reset()  # history was redacted: rebuild from the journal
+                    state = self._replay()
                 head = self.cache.head()
                 try:
                     made = self.history.catch_up(state, head[1] if head else None)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from dulwich.objects import Blob
 from sqlalchemy import select, update
 
 from gitaccess.history import History, HistoryError
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
+from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT
 from gitaccess.wiki.writer import Editor, WikiWriter
 
 ADMIN = Editor("Admin", 1, frozenset({"sysop"}))
@@ -162,3 +164,25 @@ def test_revision_committed_late_below_the_marks_is_picked_up(wiki: Site, tmp_pa
     repo.refresh()
     assert git(repo, "log", "-1", "--format=%s|%(trailers:only,unfold)").strip() == "rev 2|Revision: 2"
     assert History(wiki).verify() == 3
+
+
+def test_redact_rewrites_history_without_hidden_content(wiki: Site, tmp_path: Path, open_repository) -> None:  # type: ignore[no-untyped-def]
+    edit_wiki(wiki)
+    repo = open_repository(wiki, tmp_path / "cache")
+    repo.refresh()
+    before = git(repo, "rev-list", "HEAD").split()
+    assert "hostile" in git(repo, "show", f"{before[-4]}:(Main)/Who%2A.wiki")
+    r, c = wiki.db.tables.revision, wiki.db.tables.comment
+    with wiki.db.write() as conn:  # an admin hides revision 4's text and summary
+        conn.execute(update(r).where(r.c.rev_id == 4).values(rev_deleted=DELETED_TEXT | DELETED_COMMENT))
+    assert History(wiki).redact() == 7  # revision 4 and every commit after it
+    assert History(wiki).redact() == 0
+    assert History(wiki).verify() == 10
+    repo.refresh()  # the cache notices its head is gone and rebuilds
+    after = git(repo, "rev-list", "HEAD").split()
+    assert after[-3:] == before[-3:] and after[-4] != before[-4]
+    rewritten = after[-4]
+    assert git(repo, "log", "-1", "--format=%s", rewritten).strip() == "(edit summary removed)"
+    assert "(Main)/Who%2A.wiki" not in git(repo, "ls-tree", "-r", "--name-only", rewritten)
+    hidden_blob = Blob.from_string(b"hostile").id.decode()
+    assert hidden_blob not in git(repo, "rev-list", "--objects", "HEAD")
