@@ -172,7 +172,7 @@ def test_redact_rewrites_history_without_hidden_content(wiki: Site, tmp_path: Pa
     repo.refresh()
     before = git(repo, "rev-list", "HEAD").split()
     assert "hostile" in git(repo, "show", f"{before[-4]}:(Main)/Who%2A.wiki")
-    r, c = wiki.db.tables.revision, wiki.db.tables.comment
+    r = wiki.db.tables.revision
     with wiki.db.write() as conn:  # an admin hides revision 4's text and summary
         conn.execute(update(r).where(r.c.rev_id == 4).values(rev_deleted=DELETED_TEXT | DELETED_COMMENT))
     assert History(wiki).redact() == 7  # revision 4 and every commit after it
