@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from gitaccess.accounts import Authenticator
 from gitaccess.config import Config, load_config
+from gitaccess.errors import GitAccessError
 from gitaccess.protocol.gate import Gate
 from gitaccess.protocol.http import git_blueprint
+from gitaccess.protocol.pktline import error_line
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
+
+log = logging.getLogger(__name__)
 
 
 class _Repositories:
@@ -35,6 +40,19 @@ class _Repositories:
         return repo
 
 
+def _history_failed(error: GitAccessError) -> Response:
+    """The history cannot be served (say, the wiki changed under it): tell the git client why.
+
+    An ERR line is what git prints as "remote error: ..."; the admin finds the
+    same message in the log.
+    """
+    log.error("cannot serve the repository: %s", error)
+    service = request.args.get("service", "") or request.path.rsplit("/", 1)[-1]
+    kind = "advertisement" if request.path.endswith("/info/refs") else "result"
+    return Response(error_line(f"the wiki's history cannot be served: {error}"), status=200,
+                    content_type=f"application/x-{service}-{kind}", headers={"Cache-Control": "no-cache"})
+
+
 def create_app(config: Config | None = None) -> Flask:
     """Build the app from ``config``, or from the options, environment and TOML file."""
     app = Flask("gitaccess")
@@ -42,6 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["gitaccess"] = site
     gate = Gate(site.config, Authenticator(site).authenticate)
     app.register_blueprint(git_blueprint(_Repositories(site), gate))
+    app.register_error_handler(GitAccessError, _history_failed)
     return app
 
 

@@ -250,7 +250,7 @@ class Builder:
                 state.media[target.dbkey] = state.media.pop(entry.dbkey)
         elif entry.type == "upload":
             timestamp = str(entry.params.get("img_timestamp") or entry.timestamp)
-            state.media[entry.dbkey] = self._file_blob(entry.dbkey, timestamp)
+            self._set_file(entry.dbkey, timestamp)
         else:  # delete/restore, merge/merge
             self._refresh(entry.namespace, entry.dbkey, entry.timestamp)
 
@@ -275,7 +275,7 @@ class Builder:
         if namespace == FILE:
             current = self._current_file(dbkey, when or newest.timestamp)
             if current is not None:
-                self.state.media[dbkey] = self._file_blob(dbkey, current)
+                self._set_file(dbkey, current)
 
     def relayout(self, old: Layout | None) -> None:
         """Apply a new layout: pages of namespaces it leaves out go, those it adds come in."""
@@ -297,14 +297,17 @@ class Builder:
         text = decode_text(row[0], row[1] or "", f" (revision {event.rev_id})")
         return self._keep(Blob.from_string(text.encode("utf-8")))
 
-    def _file_blob(self, name: str, timestamp: str) -> str:
+    def _set_file(self, name: str, timestamp: str) -> None:
+        """Media/<name> becomes the version uploaded at ``timestamp``; a version whose
+        bytes the upload directory lacks (a dump imported without files) is left out."""
         data = file_version(self.db, self.conn, self.site.config.upload_directory, name, timestamp)
         if data is None:
-            raise HistoryError(
-                f"File:{name}: the version uploaded at {timestamp} is not in the upload directory "
-                f"{self.site.config.upload_directory}; check [wiki] upload_directory"
-            )
-        return self._keep(Blob.from_string(data))
+            log.warning("File:%s: the version uploaded at %s is not in the upload directory %s; "
+                        "Media/%s is left out of the repository", name, timestamp,
+                        self.site.config.upload_directory, name)
+            self.state.media.pop(name, None)
+        else:
+            self.state.media[name] = self._keep(Blob.from_string(data))
 
     def _current_file(self, name: str, before: str) -> str | None:
         """The timestamp of a file's newest version at or before a moment."""

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from dataclasses import replace
 
 from gitaccess.app import create_app
@@ -113,3 +114,17 @@ def test_second_server_and_rebuilt_cache_serve_the_same_shas(served, wiki: Site,
     refetched = tmp_path / "refetched"
     git("clone", server.url, str(refetched), config=credentials())  # the first server's cache was deleted
     assert git("rev-parse", "HEAD", cwd=refetched).stdout == git("rev-parse", "HEAD", cwd=first).stdout
+
+
+def test_history_that_cannot_be_served_is_explained_to_git(served, wiki: Site, git: GitClient,  # type: ignore[no-untyped-def]
+                                                          tmp_path: Path) -> None:
+    server, _ = served
+    git("clone", server.url, str(tmp_path / "first"), config=credentials())
+    gh = wiki.db.tables.git_hash
+    with wiki.db.write() as conn:  # published history no longer matches the wiki
+        conn.execute(update(gh).where(gh.c.gh_seq == 2).values(gh_message="tampered\n"))
+    shutil.rmtree(wiki.config.data_directory / "cache")
+    failed = git("clone", server.url, str(tmp_path / "second"), check=False, config=credentials())
+    assert failed.returncode != 0
+    assert "remote error: the wiki's history cannot be served" in failed.stderr
+    assert "rebuilds as" in failed.stderr

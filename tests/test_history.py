@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from gitaccess.history import History, HistoryError
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
+from gitaccess.wiki import standalone
 from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT
 from gitaccess.wiki.writer import Editor, WikiWriter
 
@@ -186,3 +187,15 @@ def test_redact_rewrites_history_without_hidden_content(wiki: Site, tmp_path: Pa
     assert "(Main)/Who%2A.wiki" not in git(repo, "ls-tree", "-r", "--name-only", rewritten)
     hidden_blob = Blob.from_string(b"hostile").id.decode()
     assert hidden_blob not in git(repo, "rev-list", "--objects", "HEAD")
+
+
+def test_table_prefix_is_honoured_everywhere(empty_url: str, make_site, tmp_path: Path, open_repository) -> None:  # type: ignore[no-untyped-def]
+    """$wgDBprefix: MediaWiki's tables and gitaccess's own carry the wiki's prefix."""
+    site = make_site(empty_url, table_prefix="mw_")
+    standalone.create(site.db)
+    assert {"mw_page", "mw_revision", "mw_git_hash", "mw_gitaccess_version"} <= set(
+        site.db.prefix + name for name in site.db.table_names)
+    edit_wiki(site)
+    repo = open_repository(site, tmp_path / "cache")
+    repo.refresh()
+    assert repo.cache.count() == 10 and History(site).verify() == 10
