@@ -132,7 +132,8 @@ class Site:
             return AliasRegistry()
         ga = self.db.tables.git_alias
         with self.db.read() as conn:
-            rows = conn.execute(select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)).all()
+            rows = conn.execute(select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)
+                                .where(ga.c.ga_until.is_(None))).all()
         return AliasRegistry(Alias(path, Title(ns, key)) for path, ns, key in rows)
 
     @cached_property

@@ -68,8 +68,10 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             Column("ga_path", WikiString("string", 767), nullable=False, unique=True),
             Column("ga_namespace", Integer, nullable=False),
             Column("ga_title", WikiString("string", 255), nullable=False),
-            # The journal position (git_hash.gh_seq) of the commit that first published the alias.
+            # The journal position (git_hash.gh_seq) of the commit that first published the alias,
+            # and of the pushed commit whose Aliases.xml dropped it (gitaccess itself never does).
             Column("ga_seq", BigInteger, nullable=False),
+            Column("ga_until", BigInteger, nullable=True),
             Index(prefix + "ga_title", "ga_namespace", "ga_title"),
             sqlite_autoincrement=True,
         ),
@@ -78,6 +80,9 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             Column("go_sha1", _sha(), primary_key=True),
             Column("go_type", SmallInteger, nullable=False),
             Column("go_data", _RAW, nullable=False),
+            # The pushed first-parent commit that brought the object (its side branch).
+            Column("go_push", _sha(), nullable=False),
+            Index(prefix + "go_push", "go_push"),
         ),
         Table(
             prefix + "git_site", metadata,
