@@ -261,7 +261,7 @@ class Builder:
             return
         found = [
             e for e in events.revisions_after(self.db, self.conn, 0, self.marks.rev, title=(namespace, dbkey))
-            if not e.null and not e.deleted & DELETED_TEXT
+            if not e.null and not e.deleted & DELETED_TEXT and (when is None or e.timestamp <= when)
         ]
         if not found:
             return
@@ -429,17 +429,21 @@ class History:
             marks = self.marks(conn, lock=True)
             if self.head(conn) != head:
                 raise StaleCache("the journal has commits the cache lacks")
+            rev_mark, log_mark = events.high_water_marks(self.db, conn)
+            # What this batch's commits decide by: revisions up to the batch's end
+            # (an undeletion restores revisions read in the same batch), moves after
+            # the batch's start (a title before a move the batch has not applied yet).
+            context = Marks(max(marks.rev, rev_mark), marks.log)
             head_layout = self._head_layout(conn)
             layout_id = self._current_layout_id(conn, head_layout)
-            builder = Builder(self, conn, state, marks, self.layout(conn, layout_id))
+            builder = Builder(self, conn, state, context, self.layout(conn, layout_id))
             if head is not None and layout_id != head_layout:
                 builder.relayout(self.layout(conn, head_layout) if head_layout else None)
                 tree, aliases = builder.tree()
                 commit = self.layout_commit(layout_id, tree.encode("ascii"), head)
-                self._append(conn, commit, Unit(), aliases, marks, layout_id)
+                self._append(conn, commit, Unit(), aliases, context, layout_id)
                 made.append(builder.commit(commit))
                 head = commit.id
-            rev_mark, log_mark = events.high_water_marks(self.db, conn)
             found = [*events.revisions_after(self.db, conn, marks.rev, rev_mark),
                      *events.logs_after(self.db, conn, marks.log, log_mark)]
             late_revs = events.present(self.db, conn, "rev", marks.rev_gaps)
@@ -459,7 +463,7 @@ class History:
                     builder.objects = []
                     continue
                 commit = self.commit_for(unit, tree.encode("ascii"), [head] if head else [])
-                self._append(conn, commit, unit, aliases, marks, layout_id)
+                self._append(conn, commit, unit, aliases, context, layout_id)
                 made.append(builder.commit(commit))
                 head = commit.id
             gs = self.db.tables.git_site

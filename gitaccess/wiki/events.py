@@ -212,7 +212,8 @@ def in_arrival_order(found: Iterable[Event], rc_order: dict[tuple[str, int], int
             if log not in known and rev in known:
                 known[log] = known[rev] + 0.5
             elif rev not in known and log in known:
-                known[rev] = known[log] - 0.5
+                # Just before its log entry, and closer than any revision that follows it.
+                known[rev] = known[log] - 1e-6
     revisions = sorted((e.rev_id for e in events if isinstance(e, RevisionEvent)))
     logs = sorted((e.log_id for e in events if isinstance(e, LogEvent)))
     _interpolate("rev", revisions, known)

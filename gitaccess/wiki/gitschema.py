@@ -42,8 +42,9 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             Column("gh_kind", WikiString("string", 16), nullable=False),
             Column("gh_message", WikiString("text", 65535), nullable=False),
             Column("gh_raw", _RAW, nullable=True),
-            # The journal's high-water marks when this commit's activity was read:
-            # what replaying the commit needs to decide exactly as the first time.
+            # What replaying the commit needs to decide exactly as the first time: the
+            # largest revision id of the batch that made it, and the journal's log mark
+            # before that batch.
             Column("gh_rev_mark", BigInteger, nullable=True),
             Column("gh_log_mark", BigInteger, nullable=True),
             # The repository layout (git_site key "layout:<n>") the commit's tree was made with.
