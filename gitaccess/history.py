@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from dulwich.objects import Blob, Commit, ShaFile
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from gitaccess.errors import GitAccessError
 from gitaccess.namespaces import FILE, MEDIA
@@ -525,6 +525,48 @@ class History:
             conn.execute(insert(t.git_alias).values(
                 ga_path=alias.path, ga_namespace=alias.title.namespace, ga_title=alias.title.dbkey, ga_seq=seq))
 
+    # --- pushes
+    def current_layout(self, conn: Connection) -> int:
+        """The layout id new commits are made with (recording the configuration's if it changed)."""
+        return self._current_layout_id(conn, self._head_layout(conn))
+
+    def append_pushed(self, conn: Connection, commit: Commit, unit: Unit, marks: Marks, layout_id: int,
+                      registry: list[Alias], side: list[Commit], objects: Any) -> None:
+        """Journal a pushed commit byte for byte, with the aliases its Aliases.xml set and the
+        side-branch objects the wiki cannot make again."""
+        t = self.db.tables
+        self._append(conn, commit, unit, [], marks, layout_id, kind="push")
+        gh, ga = t.git_hash, t.git_alias
+        seq = conn.execute(select(gh.c.gh_seq).where(gh.c.gh_sha1 == commit.id.decode("ascii"))).scalar_one()
+        conn.execute(update(gh).where(gh.c.gh_seq == seq).values(gh_raw=commit.as_raw_string()))
+        active = {Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
+            select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title).where(ga.c.ga_until.is_(None)))}
+        wanted = set(registry)
+        for alias in active - wanted:
+            conn.execute(update(ga).where(ga.c.ga_path == alias.path, ga.c.ga_until.is_(None)).values(ga_until=seq))
+        for alias in wanted - active:
+            conn.execute(insert(ga).values(ga_path=alias.path, ga_namespace=alias.title.namespace,
+                                           ga_title=alias.title.dbkey, ga_seq=seq))
+        stored: set[bytes] = set()
+        for obj in _side_objects(side, objects):
+            if obj.id not in stored:
+                stored.add(obj.id)
+                conn.execute(insert(t.git_object).values(go_sha1=obj.id.decode("ascii"), go_type=obj.type_num,
+                                                         go_data=obj.as_raw_string(),
+                                                         go_push=commit.id.decode("ascii")))
+
+    def save_marks(self, conn: Connection, marks: Marks, *, created: tuple[set[int], set[int]],
+                   previous: Marks) -> None:
+        """Move the marks past a push's own revisions and log entries; ids in between that
+        are not the push's (another writer's transaction) stay gaps to look for."""
+        revs, logs = created
+        now = time.time()
+        rev_gaps = marks.rev_gaps | {i: now for i in range(previous.rev + 1, marks.rev + 1) if i not in revs}
+        log_gaps = marks.log_gaps | {i: now for i in range(previous.log + 1, marks.log + 1) if i not in logs}
+        gs = self.db.tables.git_site
+        conn.execute(update(gs).where(gs.c.gs_key == JOURNAL_KEY).values(
+            gs_value=Marks(marks.rev, marks.log, rev_gaps, log_gaps).to_json()))
+
     # --- replaying
     def replay(self, state: WikiState, after: bytes | None) -> Iterator[Made]:
         """Rebuild the journal's commits after ``after`` (None: from the start), checking each SHA-1.
@@ -567,6 +609,8 @@ class History:
                           self.layout(conn, row["gh_layout"]))
         if row["gh_kind"] == "layout":
             builder.relayout(self.layout(conn, row["gh_layout"] - 1))
+        if row["gh_raw"] is not None:
+            return self._rebuild_pushed(conn, state, row, unit, builder)
         builder.apply(unit)
         tree, aliases = builder.tree()
         if redacting and (unit.revisions or unit.logs) and unit.lead.deleted & (DELETED_USER | DELETED_COMMENT):
@@ -579,6 +623,27 @@ class History:
         commit = make_commit(tree.encode("ascii"), parents, author, committer, row["gh_message"].encode("utf-8"))
         return builder.commit(commit), aliases, unit
 
+    def _rebuild_pushed(self, conn: Connection, state: WikiState, row: Any, unit: Unit,
+                        builder: Builder) -> tuple[Made, list[Alias], Unit]:
+        """A pushed commit: its bytes from the journal, its tree made again from the wiki."""
+        t = self.db.tables
+        ga = t.git_alias
+        seq = row["gh_seq"]
+        builder.apply(unit)
+        state.aliases = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
+            select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)
+            .where(ga.c.ga_seq <= seq, or_(ga.c.ga_until.is_(None), ga.c.ga_until > seq)))]
+        tree, new_aliases = builder.tree()
+        commit = Commit.from_string(bytes(row["gh_raw"]))
+        if commit.tree != tree.encode("ascii") or new_aliases:
+            raise RebuildMismatch(seq, f"pushed commit {row['gh_sha1']} (journal position {seq}) no longer "
+                                       f"rebuilds: its tree would be {tree}: {_why_different(unit)}")
+        for raw_sha, kind, data in conn.execute(select(t.git_object.c.go_sha1, t.git_object.c.go_type,
+                                                       t.git_object.c.go_data)
+                                                .where(t.git_object.c.go_push == row["gh_sha1"])):
+            builder.objects.append(ShaFile.from_raw_string(kind, bytes(data), raw_sha.encode("ascii")))
+        return builder.commit(commit), [], unit
+
     def _replay_one(self, conn: Connection, state: WikiState, row: Any) -> Made:
         t = self.db.tables
         parents = [p.encode("ascii") for p in row["gh_parents"].split()]
@@ -586,6 +651,8 @@ class History:
         expected = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
             select(t.git_alias.c.ga_path, t.git_alias.c.ga_namespace, t.git_alias.c.ga_title)
             .where(t.git_alias.c.ga_seq == row["gh_seq"]))]
+        if row["gh_raw"] is not None:
+            return made  # checked by _rebuild_pushed
         if made.commit.id.decode("ascii") != row["gh_sha1"] or sorted(aliases) != sorted(expected):
             raise RebuildMismatch(
                 row["gh_seq"],
@@ -646,6 +713,18 @@ class RebuildMismatch(HistoryError):
     def __init__(self, position: int, message: str) -> None:
         super().__init__(message)
         self.position = position
+
+
+def _side_objects(side: list[Commit], objects: Any) -> Iterator[ShaFile]:
+    """Side-branch commits with every tree and blob they reach."""
+    for commit in side:
+        yield commit
+        pending = [commit.tree]
+        while pending:
+            obj = objects[pending.pop()]
+            yield obj
+            if obj.type_name == b"tree":
+                pending.extend(entry.sha for entry in obj.iteritems())
 
 
 def _gaps(old: dict[int, float], found: list[int], missing: list[int]) -> dict[int, float]:

@@ -1,0 +1,410 @@
+"""Pushes: commits become wiki edits, all or nothing (DESIGN.md, Push).
+
+A push is checked before anything is written: the ref and the fast-forward,
+every pushed object (modes, portable paths), and for each commit on the
+first-parent chain the pages its tree stands for (canonical paths, UTF-8
+without carriage returns, valid JSON, sizes, File/Media pairs, Aliases.xml,
+MediaWiki's permissions). Then one transaction takes the journal lock,
+refuses the push as stale if the wiki moved meanwhile, applies each commit
+as wiki changes attributed to the pusher, rebuilds the commit's tree from
+what the wiki now holds (it must equal the pushed tree), and appends the
+pushed commits to the journal byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping
+
+from dulwich.objects import Commit, ShaFile, Tree
+from sqlalchemy import Connection
+
+from gitaccess.accounts import Account
+from gitaccess.errors import EditConflict, GitAccessError, PageExists, PageMissing
+from gitaccess.history import Builder, Marks, Unit, WikiState
+from gitaccess.namespaces import FILE, MEDIA
+from gitaccess.permissions import Rights, protection_levels, protection_problem
+from gitaccess.repository import WikiRepository
+from gitaccess.site import Site
+from gitaccess.titles import Title
+from gitaccess.tree.aliases import AliasesError, AliasRegistry
+from gitaccess.tree.gittree import GitTree
+from gitaccess.tree.layout import ALIASES_FILE, PathError
+from gitaccess.tree.portable import path_problem
+from gitaccess.wiki import events
+from gitaccess.wiki.writer import Editor, WikiWriter
+
+log = logging.getLogger(__name__)
+
+ZERO = b"0" * 40
+GITLINK_MODE = 0o160000
+STALE = "the wiki changed since your last fetch: fetch, then rebase or merge, and push again"
+Progress = Callable[[str], None]
+
+
+class PushRefused(GitAccessError):
+    """The push breaks a rule; the message names the path (or commit) and the rule."""
+
+
+@dataclass
+class Page:
+    """A page (or Media file) as one commit's tree shows it."""
+
+    blob: str
+    model: str | None
+    path: str
+
+
+@dataclass
+class Changes:
+    """What one commit changes in the wiki, in the order it is applied."""
+
+    deletes: list[Title] = field(default_factory=list)
+    moves: list[tuple[Title, Title]] = field(default_factory=list)
+    model_changes: list[Title] = field(default_factory=list)
+    edits: list[Title] = field(default_factory=list)
+    creates: list[Title] = field(default_factory=list)
+    uploads: list[str] = field(default_factory=list)
+
+
+def summary_of(commit: Commit) -> str:
+    """The edit summary: the commit message's first line."""
+    text = commit.message.decode("utf-8", errors="replace").strip()
+    return text.splitlines()[0].strip() if text else ""
+
+
+class Receiver:
+    """Applies pushes to one site's wiki."""
+
+    def __init__(self, site: Site, repository: WikiRepository) -> None:
+        self.site = site
+        self.repository = repository
+        self.history = repository.history
+        self.ref = repository.head()
+
+    # ------------------------------------------------------------------ entry point
+    def receive(self, account: Account, old: bytes, new: bytes, ref: bytes, objects: Mapping[bytes, ShaFile],
+                address: str = "", progress: Progress = lambda _m: None) -> None:
+        """Apply one ref update, or raise :class:`PushRefused` having written nothing."""
+        self._check_ref(old, new, ref)
+        self.repository.refresh()
+        head = self.repository.refs().get(self.ref)
+        if old != (head or ZERO):
+            raise PushRefused(STALE)
+        chain, side = self._commits(new, head, objects)
+        progress(f"checking {len(chain)} commits")
+        for commit in chain + side:
+            self._check_objects(commit.tree, objects, summary_of(commit))
+        editor = Editor(account.name, account.user_id, account.groups, ip=address)
+        rights = Rights(account.groups, account.grants)
+        with self.site.db.write() as conn:
+            self._apply(conn, chain, side, head, objects, editor, rights, progress)
+        self.repository.refresh()
+        progress(f"applied {len(chain)} commits to the wiki")
+
+    def _check_ref(self, old: bytes, new: bytes, ref: bytes) -> None:
+        if ref != self.ref:
+            raise PushRefused(f"only {self.ref.decode()} can be pushed to the wiki, not {ref.decode()}")
+        if new == ZERO:
+            raise PushRefused(f"{self.ref.decode()} cannot be deleted")
+
+    def _commits(self, new: bytes, head: bytes | None, objects: Mapping[bytes, ShaFile]
+                 ) -> tuple[list[Commit], list[Commit]]:
+        """The first-parent chain from the head to the pushed commit, and the side branches' commits."""
+        chain: list[Commit] = []
+        sha = new
+        while sha != head:
+            if self.repository.position(sha) is not None:
+                raise PushRefused(f"not a fast-forward of {self.ref.decode()}: {STALE}")
+            commit = objects[sha]
+            if not isinstance(commit, Commit):
+                raise PushRefused(f"{sha.decode()} is not a commit")
+            chain.append(commit)
+            if not commit.parents:
+                if head is not None:
+                    raise PushRefused(f"the pushed history does not contain the wiki's: {STALE}")
+                break
+            sha = commit.parents[0]
+        chain.reverse()
+        known = {c.id for c in chain}
+        side: list[Commit] = []
+        pending = [p for c in chain for p in c.parents[1:]]
+        while pending:
+            sha = pending.pop()
+            if sha in known or sha == head or self.repository.position(sha) is not None:
+                continue
+            known.add(sha)
+            commit = objects[sha]
+            if not isinstance(commit, Commit):
+                raise PushRefused(f"{sha.decode()} is not a commit")
+            side.append(commit)
+            pending.extend(commit.parents)
+        return chain, side
+
+    # ------------------------------------------------------------------ objects
+    def _check_objects(self, tree_id: bytes, objects: Mapping[bytes, ShaFile], where: str) -> None:
+        """Every path of a pushed tree is safe: plain files and directories, portable names."""
+        for path, mode, _sha in _walk(tree_id, objects):
+            if stat.S_ISLNK(mode):
+                raise PushRefused(f"{path}: symbolic links cannot be pushed to the wiki ({where})")
+            if mode == GITLINK_MODE:
+                raise PushRefused(f"{path}: submodules cannot be pushed to the wiki ({where})")
+            if mode & 0o111:
+                raise PushRefused(f"{path}: executable files cannot be pushed to the wiki "
+                                  f"(git update-index --chmod=-x {path}) ({where})")
+            problem = path_problem(path)
+            if problem:
+                raise PushRefused(f"{path}: {problem} ({where})")
+
+    # ------------------------------------------------------------------ applying
+    def _apply(self, conn: Connection, chain: list[Commit], side: list[Commit], head: bytes | None,
+               objects: Mapping[bytes, ShaFile], editor: Editor, rights: Rights, progress: Progress) -> None:
+        history = self.history
+        marks = history.marks(conn, lock=True)
+        if history.head(conn) != head:
+            raise PushRefused(STALE)
+        rev_mark, log_mark = events.high_water_marks(self.site.db, conn)
+        if rev_mark > marks.rev or log_mark > marks.log:
+            raise PushRefused(STALE)  # wiki activity the journal has not caught up with
+        state = self._state(head)
+        layout_id = history.current_layout(conn)
+        layout = history.layout(conn, layout_id)
+        gittree = GitTree(layout)
+        writer = WikiWriter(self.site.db, conn, titles=self.site.titles,
+                            upload_directory=self.site.config.upload_directory)
+        registry = AliasRegistry(state.aliases)
+        before = {Title(p.namespace, p.dbkey): Page(p.blob or "", p.model, "") for p in state.pages.values()
+                  if p.blob is not None}
+        before.update({Title(MEDIA, name): Page(blob, None, "") for name, blob in state.media.items()})
+        created_revs: set[int] = set()
+        created_logs: set[int] = set()
+        for number, commit in enumerate(chain, 1):
+            where = f"commit {commit.id.decode()[:12]} ({summary_of(commit)[:60]})"
+            progress(f"applying commit {number}/{len(chain)}")
+            registry, after = self._pages(gittree, registry, commit, objects, where)
+            changes = _changes(before, after)
+            first_rev, first_log = events.high_water_marks(self.site.db, conn)
+            self._write(writer, changes, before, after, objects, editor, rights, summary_of(commit), where)
+            last_rev, last_log = events.high_water_marks(self.site.db, conn)
+            unit = Unit(
+                revisions=list(events.revisions_after(self.site.db, conn, first_rev, last_rev)),
+                logs=list(events.logs_after(self.site.db, conn, first_log, last_log)),
+            )
+            created_revs.update(r.rev_id for r in unit.revisions)
+            created_logs.update(e.log_id for e in unit.logs)
+            builder = Builder(history, conn, state, Marks(last_rev, first_log), layout)
+            builder.apply(unit)
+            state.aliases = list(registry)
+            tree, new_aliases = builder.tree()
+            if tree.encode("ascii") != commit.tree or new_aliases:
+                raise PushRefused(f"{where}: the wiki would show this commit's tree differently "
+                                  f"({_difference(commit.tree, tree.encode('ascii'), objects, builder)}); "
+                                  "fetch to see how the wiki names these pages")
+            history.append_pushed(conn, commit, unit, Marks(last_rev, first_log), layout_id,
+                                  list(registry), side if number == len(chain) else [], objects)
+            before = after
+        new_marks = Marks(*events.high_water_marks(self.site.db, conn), marks.rev_gaps, marks.log_gaps)
+        history.save_marks(conn, new_marks, created=(created_revs, created_logs), previous=marks)
+
+    def _state(self, head: bytes | None) -> WikiState:
+        """A copy of the wiki state at the served head, to apply the push to."""
+        stored = self.repository.cache.state()
+        return WikiState.from_json(stored) if head and stored else WikiState()
+
+    def _pages(self, gittree: GitTree, registry: AliasRegistry, commit: Commit, objects: Mapping[bytes, ShaFile],
+               where: str) -> tuple[AliasRegistry, dict[Title, Page]]:
+        """The pages a commit's tree stands for, checked: paths, Aliases.xml, texts, pairs."""
+        files = {path: sha for path, _mode, sha in _walk(commit.tree, objects)}
+        if ALIASES_FILE in files:
+            try:
+                registry = AliasRegistry.from_xml(objects[files.pop(ALIASES_FILE)].as_raw_string(),
+                                                  gittree.layout)
+            except AliasesError as exc:
+                raise PushRefused(f"{ALIASES_FILE}: {exc} ({where})") from None
+        else:
+            registry = AliasRegistry()
+        try:
+            resolved = gittree.paths_to_titles(files, registry)
+        except PathError as exc:
+            raise PushRefused(f"{exc} ({where})") from None
+        pages: dict[Title, Page] = {}
+        for path, (title, model) in resolved.items():
+            title = Title(title.namespace, title.dbkey)
+            pages[title] = Page(files[path].decode("ascii"), model, path)
+            if title.namespace != MEDIA:
+                self._check_text(path, objects[files[path]].as_raw_string(), model, where)
+        for title in pages:
+            pair = Title(MEDIA if title.namespace == FILE else FILE, title.dbkey)
+            if title.namespace in (FILE, MEDIA) and pair not in pages:
+                missing = "Media file" if title.namespace == FILE else "File page"
+                raise PushRefused(f"{pages[title].path}: its {missing} ({pair.dbkey}) is missing; a File page "
+                                  f"and its Media file come and go together ({where})")
+        return registry, pages
+
+    def _check_text(self, path: str, data: bytes, model: str | None, where: str) -> None:
+        limit = self.site.config.max_page_size
+        if len(data) > limit:
+            raise PushRefused(f"{path}: {len(data)} bytes, more than the wiki's maximum page size of "
+                              f"{limit} bytes ({where})")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PushRefused(f"{path}: not UTF-8 text (byte {exc.start}); wiki pages are UTF-8 ({where})") from None
+        if "\r" in text:
+            raise PushRefused(f"{path}: contains carriage returns (CRLF line endings); set core.autocrlf=input "
+                              f"(or false), renormalise and commit again ({where})")
+        if model == "json":
+            try:
+                json.loads(text)
+            except ValueError as exc:
+                raise PushRefused(f"{path}: invalid JSON ({exc}) ({where})") from None
+
+    def _write(self, writer: WikiWriter, changes: Changes, before: dict[Title, Page], after: dict[Title, Page],
+               objects: Mapping[bytes, ShaFile], editor: Editor, rights: Rights, summary: str, where: str) -> None:
+        """Make one commit's changes in the wiki, checking MediaWiki's permissions as it goes."""
+        def text(title: Title) -> str:
+            return objects[after[title].blob.encode("ascii")].as_raw_string().decode("utf-8")
+
+        def check(allowed: bool, title: Title, what: str) -> None:
+            if not allowed:
+                raise PushRefused(f"{after.get(title, before.get(title)).path or _text(writer, title)}: "
+                                  f"you may not {what} ({where})")
+
+        try:
+            for title in changes.deletes:
+                check("delete" in rights, title, "delete pages")
+                writer.delete(title.namespace, title.dbkey, editor=editor, reason=summary)
+            for old, new in changes.moves:
+                check("move" in rights, new, "move pages")
+                check("suppressredirect" in rights, new, "move pages without leaving a redirect")
+                self._protected(writer, rights, old, "move", after[new].path, where)
+                writer.move(old.namespace, old.dbkey, new.namespace, new.dbkey, editor=editor, reason=summary,
+                            redirect=False)
+            for title in changes.model_changes:
+                check("editcontentmodel" in rights, title, "change content models")
+                self._may_edit(writer, rights, editor, title, after[title], creating=False, where=where)
+                writer.change_content_model(title.namespace, title.dbkey, after[title].model or "wikitext",
+                                            editor=editor, summary=summary, text=text(title))
+            for title in changes.edits:
+                self._may_edit(writer, rights, editor, title, after[title], creating=False, where=where)
+                writer.save(title.namespace, title.dbkey, text(title), editor=editor, summary=summary)
+            for title in changes.creates:
+                self._may_edit(writer, rights, editor, title, after[title], creating=True, where=where)
+                writer.save(title.namespace, title.dbkey, text(title), editor=editor, summary=summary,
+                            model=after[title].model, base_rev_id=0)
+            for name in changes.uploads:
+                check("upload" in rights, Title(MEDIA, name), "upload files")
+                data = objects[after[Title(MEDIA, name)].blob.encode("ascii")].as_raw_string()
+                writer.upload(name, data, editor=editor, comment=summary, page_text=text(Title(FILE, name)))
+        except (EditConflict, PageExists, PageMissing) as exc:
+            raise PushRefused(f"{exc}: {STALE}") from None
+
+    def _may_edit(self, writer: WikiWriter, rights: Rights, editor: Editor, title: Title, page: Page, *,
+                  creating: bool, where: str) -> None:
+        problem = rights.edit_problem(title, page.model or "wikitext", editor.name, creating=creating)
+        if problem:
+            raise PushRefused(f"{page.path}: {problem} ({where})")
+        self._protected(writer, rights, title, "edit", page.path, where)
+
+    def _protected(self, writer: WikiWriter, rights: Rights, title: Title, action: str, path: str,
+                   where: str) -> None:
+        existing = writer.page(title.namespace, title.dbkey)
+        if existing is not None:
+            problem = protection_problem(rights, protection_levels(writer.db, writer.conn, existing.id), action)
+            if problem:
+                raise PushRefused(f"{path}: {problem} ({where})")
+
+
+def _text(writer: WikiWriter, title: Title) -> str:
+    return writer.titles.full_text(title)
+
+
+def _walk(tree_id: bytes, objects: Mapping[bytes, ShaFile], prefix: str = "") -> Iterator[tuple[str, int, bytes]]:
+    """(path, mode, sha) of every file under a tree."""
+    tree = objects[tree_id]
+    if not isinstance(tree, Tree):
+        raise PushRefused(f"{prefix or 'the root'}: {tree_id.decode()} is not a tree")
+    for entry in tree.iteritems():
+        path = prefix + entry.path.decode("utf-8", errors="surrogateescape")
+        if stat.S_ISDIR(entry.mode):
+            yield from _walk(entry.sha, objects, path + "/")
+        else:
+            yield path, entry.mode, entry.sha
+
+
+def _changes(before: dict[Title, Page], after: dict[Title, Page]) -> Changes:
+    """Wiki operations turning one tree's pages into the next one's.
+
+    A removed page whose exact content reappears under a new title is a move
+    (without redirect); a changed extension is a content-model change.
+    """
+    changes = Changes()
+    removed = [t for t in before if t not in after]
+    added = [t for t in after if t not in before]
+    by_blob: dict[str, list[Title]] = {}
+    for title in removed:
+        if title.namespace != MEDIA:
+            by_blob.setdefault(before[title].blob, []).append(title)
+    for title in added:
+        if title.namespace == MEDIA:
+            changes.uploads.append(title.dbkey)
+            continue
+        candidates = by_blob.get(after[title].blob)
+        if candidates and title.namespace not in (FILE,):
+            changes.moves.append((candidates.pop(0), title))
+        elif title.namespace != FILE:
+            changes.creates.append(title)
+    moved = {old for old, _ in changes.moves}
+    changes.deletes = [t for t in removed if t not in moved and t.namespace != MEDIA]
+    for title in after:
+        if title not in before:
+            continue
+        if title.namespace == MEDIA:
+            if before[title].blob != after[title].blob:
+                changes.uploads.append(title.dbkey)
+        elif before[title].model and after[title].model and before[title].model != after[title].model \
+                and _extension(before[title].path) != _extension(after[title].path):
+            changes.model_changes.append(title)
+        elif before[title].blob != after[title].blob:
+            changes.edits.append(title)
+    new_files = {name for name in changes.uploads}
+    changes.edits = [t for t in changes.edits if not (t.namespace == FILE and t.dbkey in new_files
+                                                      and Title(FILE, t.dbkey) not in before)]
+    return changes
+
+
+def _extension(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return name[name.rfind("."):] if "." in name else ""
+
+
+def _difference(pushed: bytes, rebuilt: bytes, objects: Mapping[bytes, ShaFile], builder: Builder) -> str:
+    """A short account of where the pushed and the rebuilt trees differ."""
+    pushed_files = {path: sha for path, _m, sha in _walk(pushed, objects)}
+    rebuilt_files = {path: sha for path, _m, sha in _walk(rebuilt, _Objects(objects, builder.objects))}
+    only_pushed = sorted(set(pushed_files) - set(rebuilt_files))
+    only_wiki = sorted(set(rebuilt_files) - set(pushed_files))
+    changed = sorted(p for p in set(pushed_files) & set(rebuilt_files) if pushed_files[p] != rebuilt_files[p])
+    parts = []
+    if only_pushed:
+        parts.append(f"the wiki has no {', '.join(only_pushed[:3])}")
+    if only_wiki:
+        parts.append(f"the wiki would add {', '.join(only_wiki[:3])}")
+    if changed:
+        parts.append(f"the wiki would change {', '.join(changed[:3])}")
+    return "; ".join(parts) or "the trees differ"
+
+
+class _Objects(dict):  # type: ignore[type-arg]
+    """Pushed objects plus those the rebuild made."""
+
+    def __init__(self, pushed: Mapping[bytes, ShaFile], made: list[ShaFile]) -> None:
+        super().__init__({obj.id: obj for obj in made})
+        self.pushed = pushed
+
+    def __missing__(self, sha: bytes) -> ShaFile:
+        return self.pushed[sha]
+

@@ -1,0 +1,178 @@
+"""Pushed commits become wiki edits (gitaccess.receive), checked without the HTTP layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dulwich.objects import Blob, Commit, ShaFile, Tree
+
+from gitaccess.accounts import Account
+from gitaccess.history import History
+from gitaccess.receive import ZERO, PushRefused, Receiver
+from gitaccess.repository import WikiRepository
+from gitaccess.site import Site
+from gitaccess.wiki import reader
+from gitaccess.wiki.writer import Editor, WikiWriter
+
+ADMIN = Editor("Admin", 1, frozenset({"sysop"}))
+PUSHER = Account(1, "Admin", frozenset({"sysop", "user", "*"}), None, False, True, True)
+
+
+class Objects(dict):  # type: ignore[type-arg]
+    """New objects of a push, falling back to what the repository serves."""
+
+    def __init__(self, repo: WikiRepository) -> None:
+        super().__init__()
+        self.store = repo.cache.object_store
+
+    def __missing__(self, sha: bytes) -> ShaFile:
+        return self.store[sha]
+
+    def add(self, obj: ShaFile) -> bytes:
+        self[obj.id] = obj
+        return obj.id
+
+
+def tree_of(objects: Objects, files: dict[str, bytes], mode: int = 0o100644) -> bytes:
+    """Nested trees for {path: content}."""
+    nested: dict[str, object] = {}
+    for path, data in files.items():
+        node = nested
+        *dirs, name = path.split("/")
+        for d in dirs:
+            node = node.setdefault(d, {})  # type: ignore[assignment]
+        node[name] = data
+
+    def build(node: dict[str, object]) -> bytes:
+        tree = Tree()
+        for name, value in node.items():
+            if isinstance(value, dict):
+                tree.add(name.encode(), 0o040000, build(value))
+            else:
+                tree.add(name.encode(), mode, objects.add(Blob.from_string(value)))  # type: ignore[arg-type]
+        return objects.add(tree)
+
+    return build(nested)
+
+
+def files_at(objects: Objects, commit: bytes) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+
+    def walk(tree_id: bytes, prefix: str) -> None:
+        for entry in objects[tree_id].iteritems():
+            path = prefix + entry.path.decode()
+            if entry.mode == 0o040000:
+                walk(entry.sha, path + "/")
+            else:
+                out[path] = objects[entry.sha].as_raw_string()
+
+    walk(objects[commit].tree, "")
+    return out
+
+
+def commit_on(objects: Objects, parent: bytes | None, files: dict[str, bytes], message: str) -> bytes:
+    c = Commit()
+    c.tree = tree_of(objects, files)
+    c.parents = [parent] if parent else []
+    c.author = c.committer = b"Someone Else <someone@example.org>"
+    c.author_time = c.commit_time = 1767225600
+    c.author_timezone = c.commit_timezone = 3600
+    c.message = message.encode() + b"\n\nA body the wiki ignores.\n"
+    return objects.add(c)
+
+
+@pytest.fixture
+def pushed(wiki: Site, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with wiki.db.write() as conn:
+        w = WikiWriter(wiki.db, conn, titles=wiki.titles)
+        w.create_user("Admin", "", ("sysop",))
+        w.save(0, "Main_Page", "Welcome\n", editor=ADMIN, summary="start")
+        w.save(0, "Old_name", "moving soon\n", editor=ADMIN, summary="old")
+        w.save(0, "Doomed", "to be deleted\n", editor=ADMIN, summary="doomed")
+    repo = WikiRepository(wiki, tmp_path / "cache")
+    repo.refresh()
+    yield wiki, repo
+    repo.close()
+
+
+def head_of(repo: WikiRepository) -> bytes:
+    return repo.refs()[repo.head()]
+
+
+def test_push_edits_creates_moves_and_deletes(pushed) -> None:  # type: ignore[no-untyped-def]
+    wiki, repo = pushed
+    objects = Objects(repo)
+    head = head_of(repo)
+    files = files_at(objects, head)
+    files["(Main)/Main_Page.wiki"] = b"Welcome, from git\n"
+    files["(Main)/New_page.wiki"] = b"brand new\n"
+    files["(Main)/New_name.wiki"] = files.pop("(Main)/Old_name.wiki")
+    del files["(Main)/Doomed.wiki"]
+    first = commit_on(objects, head, files, "Edit, create, rename and delete from git")
+    files["User/Admin/Notes.wiki"] = b"a subpage\n"
+    second = commit_on(objects, first, files, "Second pushed commit")
+    Receiver(wiki, repo).receive(PUSHER, head, second, repo.head(), objects)
+    assert head_of(repo) == second  # the branch is exactly the pushed commit
+    with wiki.db.read() as conn:
+        main = reader.page_by_title(wiki.db, conn, 0, "Main_Page")
+        assert main is not None and reader.revision_text(wiki.db, conn, main.latest) == "Welcome, from git\n"
+        last = list(reader.revisions(wiki.db, conn, page_id=main.id))[-1]
+        assert (last.comment, last.user_name) == ("Edit, create, rename and delete from git", "Admin")
+        assert reader.page_by_title(wiki.db, conn, 0, "Doomed") is None
+        assert reader.page_by_title(wiki.db, conn, 0, "Old_name") is None  # moved without a redirect
+        assert reader.page_by_title(wiki.db, conn, 0, "New_name") is not None
+        assert reader.page_by_title(wiki.db, conn, 2, "Admin/Notes") is not None
+    assert History(wiki).verify() == 5
+    # A new server rebuilds the pushed commits byte for byte.
+    other = WikiRepository(wiki, Path(str(repo.cache.directory) + "-other"))
+    other.refresh()
+    assert head_of(other) == second
+    other.close()
+    # The wiki edits after the push become ordinary commits on top of it.
+    with wiki.db.write() as conn:
+        WikiWriter(wiki.db, conn, titles=wiki.titles).save(0, "After", "x\n", editor=ADMIN, summary="after")
+    repo.refresh()
+    assert objects.store[head_of(repo)].parents == [second]
+
+
+@pytest.mark.parametrize("change, rule", [
+    ({"(Main)/Crlf.wiki": b"line\r\n"}, "core.autocrlf"),
+    ({"(Main)/Latin.wiki": b"caf\xe9\n"}, "not UTF-8"),
+    ({"MediaWiki/Bad.json": b"{not json"}, "invalid JSON"),
+    ({"(Main)/foo bar.wiki": b"x\n"}, "name it (Main)/Foo_bar.wiki"),
+    ({"Talk/Excluded.wiki": b"x\n"}, "not in the repository"),
+    ({"File/Lonely.png.wiki": b"no file\n"}, "Media file"),
+    ({"(Main)/Huge.wiki": b"x" * 3_000_000}, "maximum page size"),
+])
+def test_refused_pushes_change_nothing(pushed, change: dict[str, bytes], rule: str) -> None:  # type: ignore[no-untyped-def]
+    wiki, repo = pushed
+    objects = Objects(repo)
+    head = head_of(repo)
+    files = files_at(objects, head) | change
+    new = commit_on(objects, head, files, "a bad commit")
+    with pytest.raises(PushRefused, match=rule.replace("(", r"\(").replace(")", r"\)")):
+        Receiver(wiki, repo).receive(PUSHER, head, new, repo.head(), objects)
+    repo.refresh()
+    assert head_of(repo) == head
+    with wiki.db.read() as conn:
+        assert len(list(reader.revisions(wiki.db, conn))) == 3
+
+
+def test_stale_and_non_fast_forward_pushes_are_refused(pushed) -> None:  # type: ignore[no-untyped-def]
+    wiki, repo = pushed
+    objects = Objects(repo)
+    head = head_of(repo)
+    new = commit_on(objects, head, files_at(objects, head) | {"(Main)/X.wiki": b"x\n"}, "mine")
+    with wiki.db.write() as conn:  # somebody edits the wiki meanwhile
+        WikiWriter(wiki.db, conn, titles=wiki.titles).save(0, "Main_Page", "theirs\n", editor=ADMIN, summary="t")
+    with pytest.raises(PushRefused, match="fetch, then rebase or merge"):
+        Receiver(wiki, repo).receive(PUSHER, head, new, repo.head(), objects)
+    repo.refresh()
+    current = head_of(repo)
+    with pytest.raises(PushRefused, match="only refs/heads/master"):
+        Receiver(wiki, repo).receive(PUSHER, current, new, b"refs/heads/other", objects)
+    with pytest.raises(PushRefused, match="cannot be deleted"):
+        Receiver(wiki, repo).receive(PUSHER, current, ZERO, repo.head(), objects)
+    with pytest.raises(PushRefused, match="fetch, then rebase or merge"):
+        Receiver(wiki, repo).receive(PUSHER, current, new, repo.head(), objects)  # not a fast-forward
