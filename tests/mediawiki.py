@@ -29,10 +29,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import SHARED  # <repo>/../shared
+from gitaccess.config import Config
+from gitaccess.site import Site
+from tests.conftest import SHARED, unavailable  # SHARED: <repo>/../shared
 
 MW_PEER = SHARED / "peers" / "mediawiki" / "mw-peer.sh"
 #: Where Debian's mediawiki package lives; mw-peer.sh installs it when missing (as root).
@@ -443,3 +447,32 @@ class MediaWikiPeer:
                 return value
             time.sleep(interval)
 
+
+
+@contextmanager
+def running_peer(backend: str) -> Iterator[MediaWikiPeer]:
+    """A started MediaWiki, stopped afterwards; skips (or fails, under GITACCESS_REQUIRE_ALL)
+    with the reason when MediaWiki cannot run here."""
+    try:
+        started = MediaWikiPeer.start(backend)
+    except PeerUnavailable as exc:
+        unavailable(str(exc))
+        raise  # unreachable: unavailable() skips or fails
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@contextmanager
+def site_on(peer: MediaWikiPeer, data: Path, **config: Any) -> Iterator[Site]:
+    """gitaccess pointed at the peer's database and upload directory."""
+    settings: dict[str, Any] = dict(database_url=peer.sqlalchemy_url, database_schema=peer.schema or "mediawiki",
+                                    data_directory=data, upload_directory=Path(peer.env["MW_DIR"]) / "images",
+                                    site_name="TestWiki", server=peer.env["MW_SERVER"])
+    the_site = Site(Config(**(settings | config)))
+    try:
+        yield the_site
+    finally:
+        if "db" in the_site.__dict__:
+            the_site.db.dispose()

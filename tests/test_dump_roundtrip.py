@@ -48,8 +48,8 @@ import pytest
 from gitaccess.dumps import Contributor, LogItem, Page, Revision, SiteInfo, Upload, read_dump
 from gitaccess.importer import UNKNOWN_USER
 from gitaccess.wiki.content import sha1_base36
-from tests.conftest import SHARED, unavailable
-from tests.mediawiki import MediaWikiApi, MediaWikiPeer, PeerError, PeerUnavailable, wiki_timestamp_of
+from tests.conftest import SHARED
+from tests.mediawiki import MediaWikiApi, MediaWikiPeer, PeerError, running_peer, wiki_timestamp_of
 
 pytestmark = pytest.mark.mediawiki
 
@@ -113,15 +113,8 @@ SYNTHETIC_DUMP = (
 @pytest.fixture(scope="module")
 def peer() -> Iterator[MediaWikiPeer]:
     """One SQLite MediaWiki whose database file the tests replace."""
-    try:
-        started = MediaWikiPeer.start("sqlite")
-    except PeerUnavailable as exc:
-        unavailable(str(exc))
-        raise
-    try:
+    with running_peer("sqlite") as started:
         yield started
-    finally:
-        started.stop()
 
 
 def _peer_command(peer: MediaWikiPeer, command: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -47,8 +47,7 @@ from gitaccess.namespaces import MEDIA
 from gitaccess.site import Site
 from gitaccess.titles import Title
 from gitaccess.tree.gittree import GitTree
-from tests.conftest import unavailable
-from tests.mediawiki import ApiError, MediaWikiApi, MediaWikiPeer, PeerUnavailable
+from tests.mediawiki import ApiError, MediaWikiApi, MediaWikiPeer, running_peer, site_on
 from tests.protocol_helpers import GitClient, Served, dev_server
 
 pytestmark = pytest.mark.mediawiki
@@ -343,15 +342,8 @@ def run_cli(peer: MediaWikiPeer, cwd: Path, *args: str) -> subprocess.CompletedP
 # ---------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module", params=BACKENDS)
 def peer(request: pytest.FixtureRequest) -> Iterator[MediaWikiPeer]:
-    try:
-        started = MediaWikiPeer.start(request.param)
-    except PeerUnavailable as exc:
-        unavailable(str(exc))
-        raise
-    try:
+    with running_peer(request.param) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -372,14 +364,10 @@ def site(peer: MediaWikiPeer, api: MediaWikiApi, written: Written,
     upgraded = run_cli(peer, tmp_path_factory.mktemp("cli"), "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     general = api.siteinfo()["general"]
-    config = Config(database_url=peer.sqlalchemy_url, upload_directory=Path(peer.env["MW_DIR"]) / "images",
-                    data_directory=tmp_path_factory.mktemp("gitaccess-data"), server_name=SERVER_NAME,
-                    server=peer.env["MW_SERVER"], site_name=general["sitename"],
-                    meta_namespace=namespace_prefixes(api)[4].replace(" ", "_"))
-    the_site = Site(config)
-    yield the_site
-    if "db" in the_site.__dict__:
-        the_site.db.dispose()
+    with site_on(peer, tmp_path_factory.mktemp("gitaccess-data"), server_name=SERVER_NAME,
+                 site_name=general["sitename"],
+                 meta_namespace=namespace_prefixes(api)[4].replace(" ", "_")) as the_site:
+        yield the_site
 
 
 @pytest.fixture(scope="module")

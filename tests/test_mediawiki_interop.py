@@ -24,14 +24,12 @@ import pytest
 from sqlalchemy import column, inspect, select, table
 
 from gitaccess.accounts import Authenticator
-from gitaccess.config import Config
 from gitaccess.errors import AuthError, EditConflict
 from gitaccess.site import Site
 from gitaccess.wiki import events, reader
 from gitaccess.wiki.database import make_engine
 from gitaccess.wiki.writer import TAG, Editor, WikiWriter
-from tests.conftest import unavailable
-from tests.mediawiki import BACKENDS, MediaWikiApi, MediaWikiPeer, PeerUnavailable, wiki_timestamp_of
+from tests.mediawiki import BACKENDS, MediaWikiApi, MediaWikiPeer, running_peer, site_on, wiki_timestamp_of
 
 pytestmark = pytest.mark.mediawiki
 
@@ -42,30 +40,17 @@ TableSnapshot = dict[tuple[str | None, str], tuple[str, ...]]
 @pytest.fixture(scope="module", params=BACKENDS)
 def peer(request: pytest.FixtureRequest) -> Iterator[MediaWikiPeer]:
     """A fresh MediaWiki on one backend, shared by the module's tests."""
-    try:
-        started = MediaWikiPeer.start(request.param)
-    except PeerUnavailable as exc:
-        unavailable(str(exc))
-        raise  # unreachable: unavailable() skips or fails
-    try:
+    with running_peer(request.param) as started:
         # The tables MediaWiki's installer made, before gitaccess touches anything.
         started.initial_tables = table_snapshot(started)  # type: ignore[attr-defined]
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture(scope="module")
 def site(peer: MediaWikiPeer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """gitaccess pointed at the peer's database."""
-    data = tmp_path_factory.mktemp("gitaccess-data")
-    config = Config(database_url=peer.sqlalchemy_url, database_schema=peer.schema or "mediawiki",
-                    data_directory=data, upload_directory=data / "images", site_name="TestWiki",
-                    server=peer.env["MW_SERVER"])
-    the_site = Site(config)
-    yield the_site
-    if "db" in the_site.__dict__:
-        the_site.db.dispose()
+    with site_on(peer, tmp_path_factory.mktemp("gitaccess-data")) as the_site:
+        yield the_site
 
 
 @pytest.fixture(scope="module")

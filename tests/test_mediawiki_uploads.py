@@ -23,14 +23,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from gitaccess.config import Config
 from gitaccess.namespaces import FILE
 from gitaccess.site import Site
 from gitaccess.wiki import reader
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.writer import TAG, Editor, WikiWriter
-from tests.conftest import unavailable
-from tests.mediawiki import MediaWikiApi, MediaWikiPeer, PeerUnavailable, wiki_timestamp_of
+from tests.mediawiki import MediaWikiApi, MediaWikiPeer, running_peer, site_on, wiki_timestamp_of
 
 pytestmark = pytest.mark.mediawiki
 
@@ -55,15 +53,8 @@ TEXT_FILE = b"plain text file\nwith two lines\n"
 # ---------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module", params=BACKENDS)
 def peer(request: pytest.FixtureRequest) -> Iterator[MediaWikiPeer]:
-    try:
-        started = MediaWikiPeer.start(request.param)
-    except PeerUnavailable as exc:
-        unavailable(str(exc))
-        raise
-    try:
+    with running_peer(request.param) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +65,8 @@ def uploads(peer: MediaWikiPeer) -> Path:
 
 @pytest.fixture(scope="module")
 def site(peer: MediaWikiPeer, uploads: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    data = tmp_path_factory.mktemp("gitaccess-data")
-    config = Config(database_url=peer.sqlalchemy_url, database_schema=peer.schema or "mediawiki",
-                    data_directory=data, upload_directory=uploads, site_name="TestWiki",
-                    server=peer.env["MW_SERVER"])
-    the_site = Site(config)
-    yield the_site
-    if "db" in the_site.__dict__:
-        the_site.db.dispose()
+    with site_on(peer, tmp_path_factory.mktemp("gitaccess-data"), upload_directory=uploads) as the_site:
+        yield the_site
 
 
 @pytest.fixture(scope="module")
