@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from dulwich.objects import Blob, Commit, ShaFile
 from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gitaccess.errors import GitAccessError
 from gitaccess.namespaces import FILE, MEDIA
@@ -401,12 +402,17 @@ class History:
         if lock and self.db.dialect != "sqlite":
             query = query.with_for_update()
         raw = conn.execute(query).scalar()
-        if raw is None:
-            if not lock:
-                return Marks()
-            conn.execute(insert(gs).values(gs_key=JOURNAL_KEY, gs_value=Marks().to_json()))
-            return self.marks(conn, lock=True)
-        return Marks.from_json(raw)
+        return Marks.from_json(raw) if raw is not None else Marks()
+
+    def ensure_journal_row(self) -> None:
+        """The row the journal lock is taken on; made once, whoever comes first."""
+        gs = self.db.tables.git_site
+        try:
+            with self.db.write() as conn:
+                if conn.execute(select(gs.c.gs_key).where(gs.c.gs_key == JOURNAL_KEY)).first() is None:
+                    conn.execute(insert(gs).values(gs_key=JOURNAL_KEY, gs_value=Marks().to_json()))
+        except IntegrityError:
+            pass  # another server made it meanwhile
 
     def behind(self, marks: Marks) -> bool:
         """Is there wiki activity the journal has not read? Three index lookups."""
@@ -425,6 +431,7 @@ class History:
         head (else :class:`StaleCache`); the state is updated in place.
         """
         made: list[Made] = []
+        self.ensure_journal_row()
         with self.db.write() as conn:
             marks = self.marks(conn, lock=True)
             if self.head(conn) != head:
@@ -680,6 +687,7 @@ class History:
             first = mismatch.position
         t = self.db.tables
         gh = t.git_hash
+        self.ensure_journal_row()
         with self.db.write() as conn:
             self.marks(conn, lock=True)
             rows = [r._mapping for r in conn.execute(select(gh).order_by(gh.c.gh_seq)).all()]

@@ -100,6 +100,7 @@ class Receiver:
             self._check_objects(commit.tree, objects, summary_of(commit))
         editor = Editor(account.name, account.user_id, account.groups, ip=address)
         rights = Rights(account.groups, account.grants)
+        self.history.ensure_journal_row()
         with self.site.db.write() as conn:
             self._apply(conn, chain, side, head, objects, editor, rights, progress)
         self.repository.refresh()
@@ -163,7 +164,7 @@ class Receiver:
     def _apply(self, conn: Connection, chain: list[Commit], side: list[Commit], head: bytes | None,
                objects: Mapping[bytes, ShaFile], editor: Editor, rights: Rights, progress: Progress) -> None:
         history = self.history
-        marks = history.marks(conn, lock=True)
+        marks = history.marks(conn, lock=True)  # the caller made sure the journal row exists
         if history.head(conn) != head:
             raise PushRefused(STALE)
         rev_mark, log_mark = events.high_water_marks(self.site.db, conn)

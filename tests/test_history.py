@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -199,3 +200,27 @@ def test_table_prefix_is_honoured_everywhere(empty_url: str, make_site, tmp_path
     repo = open_repository(site, tmp_path / "cache")
     repo.refresh()
     assert repo.cache.count() == 10 and History(site).verify() == 10
+
+
+def test_two_servers_catching_up_at_once_append_one_journal(wiki: Site, tmp_path: Path, open_repository) -> None:  # type: ignore[no-untyped-def]
+    """The journal lock serialises appends: racing servers never journal the same activity twice."""
+    edit_wiki(wiki)
+    servers = [open_repository(wiki, tmp_path / f"server{i}") for i in range(3)]
+    errors: list[BaseException] = []
+
+    def refresh(repo: WikiRepository) -> None:
+        try:
+            repo.refresh()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refresh, args=(repo,)) for repo in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert len({tuple(repo.refs().items()) for repo in servers}) == 1
+    gh = wiki.db.tables.git_hash
+    with wiki.db.read() as conn:
+        assert len(conn.execute(select(gh.c.gh_sha1)).all()) == 10
