@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ from sqlalchemy import func, select
 
 from gitaccess.errors import EditConflict
 from gitaccess.site import Site
-from gitaccess.wiki import reader
+from gitaccess.wiki import reader, standalone
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.writer import Editor, WikiWriter
 
@@ -93,3 +96,32 @@ def test_failed_transaction_leaves_the_upload_directory_as_it_was(wiki: Site) ->
             writer(wiki, conn).upload("Other.txt", b"other", editor=ADMIN, comment="c3")
             raise EditConflict("something later in the push failed")
     assert files_under(root) == before and len(before) == 1
+
+
+def test_process_killed_before_commit_shows_no_new_file_version(tmp_path: Path, make_site) -> None:  # type: ignore[no-untyped-def]
+    """A server killed mid-change leaves the old version on disk and in the database."""
+    site = make_site(f"sqlite:///{tmp_path}/wiki.sqlite")
+    standalone.create(site.db)
+    with site.db.write() as conn:
+        writer(site, conn).upload("Keep.txt", V1, editor=ADMIN, comment="first")
+    before = files_under(site.config.upload_directory)
+    script = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from gitaccess.config import Config
+        from gitaccess.site import Site
+        from gitaccess.wiki.writer import Editor, WikiWriter
+        site = Site(Config(database_url="sqlite:///{tmp_path}/wiki.sqlite",
+                           upload_directory=Path({str(site.config.upload_directory)!r})))
+        with site.db.write() as conn:
+            w = WikiWriter(site.db, conn, titles=site.titles, upload_directory=site.config.upload_directory)
+            w.upload("Keep.txt", {V2!r}, editor=Editor("Admin", 1, frozenset({{"sysop"}})), comment="second")
+            os._exit(9)  # killed before the transaction commits
+    """)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert killed.returncode == 9, killed.stderr
+    after = {k: v for k, v in files_under(site.config.upload_directory).items() if "/.gitaccess-" not in k
+             and not k.startswith(".gitaccess-")}
+    assert after == before
+    with site.db.read() as conn:
+        assert conn.execute(select(site.db.tables.image.c.img_size)).scalar() == len(V1)

@@ -174,6 +174,15 @@ def store(root: Path, path: Path, data: bytes) -> None:
     call does not lose it: temporary file in the same directory, fsync,
     rename, fsync of the directory.
     """
+    install(stage(root, path, data), path)
+
+
+def stage(root: Path, path: Path, data: bytes) -> Path:
+    """Write ``data`` durably to a temporary file beside ``path``; :func:`install` puts it in place.
+
+    Splitting the two lets a wiki change write its files before its database
+    transaction commits and show them only after it has.
+    """
     resolved_root = root.resolve()
     target = path.resolve()
     if not target.is_relative_to(resolved_root) or target == resolved_root:
@@ -186,11 +195,16 @@ def store(root: Path, path: Path, data: bytes) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_directory(target.parent)
+    return Path(temporary)
+
+
+def install(staged: Path, path: Path) -> None:
+    """Rename a staged file into place, durably."""
+    os.replace(staged, path)
+    _fsync_directory(path.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

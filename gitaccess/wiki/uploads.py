@@ -19,7 +19,7 @@ from gitaccess.namespaces import FILE
 from gitaccess.titles import Title
 from gitaccess.wiki import files
 from gitaccess.wiki.content import sha1_base36
-from gitaccess.wiki.database import on_rollback
+from gitaccess.wiki.database import after_commit, on_rollback
 from gitaccess.wiki.types import wiki_timestamp
 
 if TYPE_CHECKING:
@@ -39,11 +39,18 @@ def _put(conn: Any, root: Path, path: Path, data: bytes) -> None:
         on_rollback(conn, lambda: files.store(root, path, previous))
 
 
-def _remove(conn: Any, root: Path, path: Path) -> bytes:
-    """Remove a file, and put it back if the transaction rolls back; returns its bytes."""
+def _write_after_commit(conn: Any, root: Path, path: Path, data: bytes) -> None:
+    """A file readers would see (a new version, an archived one): staged now, shown once the
+    transaction commits, so a failed or killed push never shows bytes the wiki does not record."""
+    staged = files.stage(root, path, data)
+    on_rollback(conn, lambda: staged.unlink(missing_ok=True))
+    after_commit(conn, lambda: files.install(staged, path))
+
+
+def _remove(conn: Any, path: Path) -> bytes:
+    """A file that goes away with the change: removed only once the transaction commits."""
     data = path.read_bytes()
-    path.unlink()
-    on_rollback(conn, lambda: files.store(root, path, data))
+    after_commit(conn, lambda: path.unlink(missing_ok=True))
     return data
 
 
@@ -99,7 +106,7 @@ def upload(
         action = "upload"
     else:
         _archive_current(w, root, name, current._mapping, ts)
-        _put(w.conn, root, public, data)
+        _write_after_commit(w.conn, root, public, data)
         w.conn.execute(update(img).where(img.c.img_name == name).values(**values))
         action = "overwrite"
     page = w.page(FILE, name, lock=True)
@@ -123,7 +130,7 @@ def _archive_current(w: WikiWriter, root: Path, name: str, row: Any, timestamp: 
     archived = files.archive_name(timestamp, name)
     public = files.public_path(root, name)
     if public.exists():
-        _put(w.conn, root, files.archive_path(root, name, archived), public.read_bytes())
+        _write_after_commit(w.conn, root, files.archive_path(root, name, archived), public.read_bytes())
     w.conn.execute(insert(w.t.oldimage).values(
         oi_name=name, oi_archive_name=archived, oi_size=row["img_size"], oi_width=row["img_width"],
         oi_height=row["img_height"], oi_bits=row["img_bits"], oi_description_id=row["img_description_id"],
@@ -148,7 +155,7 @@ def delete_files(w: WikiWriter, root: Path, name: str, *, user_id: int, reason: 
         key = files.deleted_path(root, v["sha1"], _extension(name))
         source = files.public_path(root, name) if archived is None else files.archive_path(root, name, archived)
         if source.exists():
-            _put(w.conn, root, key, _remove(w.conn, root, source))
+            _put(w.conn, root, key, _remove(w.conn, source))
             _ensure(w.conn, root, root / "deleted" / ".htaccess", DELETED_HTACCESS)
             _ensure(w.conn, root, key.parent / "index.html", b"")
         w.conn.execute(insert(t.filearchive).values(
@@ -178,7 +185,7 @@ def restore_files(w: WikiWriter, root: Path, name: str) -> int:
         target = files.public_path(root, name) if archived is None else files.archive_path(root, name, archived)
         stored = _deleted_file(root, v["storage_key"])
         if stored.exists():
-            _put(w.conn, root, target, _remove(w.conn, root, stored))
+            _put(w.conn, root, target, _remove(w.conn, stored))
         common = dict(size=v["size"], width=v["width"], height=v["height"], metadata=v["metadata"], bits=v["bits"],
                       media_type=v["media_type"], major_mime=v["major_mime"], minor_mime=v["minor_mime"],
                       description_id=v["description_id"], actor=v["actor"], timestamp=v["timestamp"], sha1=v["sha1"])
