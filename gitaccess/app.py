@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
+from typing import Callable
 
 from flask import Flask, Response, request
 
-from gitaccess.accounts import Authenticator
+from gitaccess.accounts import Account, Authenticator
 from gitaccess.config import Config, load_config
 from gitaccess.errors import GitAccessError
 from gitaccess.protocol.gate import Gate
 from gitaccess.protocol.http import git_blueprint
 from gitaccess.protocol.pktline import error_line
+from gitaccess.protocol.quarantine import QuarantinedObjects
+from gitaccess.protocol.receive_pack import PushResult, PushSettings, RefUpdate
+from gitaccess.receive import Receiver
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 
@@ -53,13 +58,42 @@ def _history_failed(error: GitAccessError) -> Response:
                     content_type=f"application/x-{service}-{kind}", headers={"Cache-Control": "no-cache"})
 
 
+class _Pushes:
+    """The push decider: each push becomes wiki edits through gitaccess.receive."""
+
+    def __init__(self, site: Site, repositories: _Repositories) -> None:
+        self.site = site
+        self.repositories = repositories
+
+    def __call__(self, account: Account, commands: list[RefUpdate], objects: QuarantinedObjects,
+                 progress: Callable[[str], None]) -> PushResult:
+        if len(commands) != 1:
+            return PushResult.refuse_all(commands, f"push {self.site.config.branch} alone: the wiki has one branch")
+        command = commands[0]
+        Receiver(self.site, self.repositories()).receive(
+            account, command.old, command.new, command.ref, objects, address=request.remote_addr or "",
+            progress=progress)
+        return PushResult({command.ref: None})
+
+
+def push_settings(config: Config) -> PushSettings:
+    """The push limits of the configuration, and the quarantine under the data directory."""
+    quarantine = config.data_directory / "quarantine"
+    for stale in quarantine.glob("push-*") if quarantine.exists() else []:
+        shutil.rmtree(stale, ignore_errors=True)  # left by a worker killed mid-push
+    return PushSettings(quarantine, config.max_push_bytes, config.max_push_objects,
+                        config.max_push_object_bytes, config.push_tags)
+
+
 def create_app(config: Config | None = None) -> Flask:
     """Build the app from ``config``, or from the options, environment and TOML file."""
     app = Flask("gitaccess")
     site = Site(config or load_config())
     app.extensions["gitaccess"] = site
     gate = Gate(site.config, Authenticator(site).authenticate)
-    app.register_blueprint(git_blueprint(_Repositories(site), gate))
+    repositories = _Repositories(site)
+    app.register_blueprint(git_blueprint(repositories, gate, _Pushes(site, repositories),
+                                         push_settings(site.config)))
     app.register_error_handler(GitAccessError, _history_failed)
     return app
 

@@ -78,6 +78,10 @@ class Config:
     # [git]
     repository: str = "wiki"
     branch: str = "master"
+    max_push_bytes: int = 1024 * 1024 * 1024
+    max_push_objects: int = 1_000_000
+    max_push_object_bytes: int = 100 * 1024 * 1024
+    push_tags: bool = False
     data_directory: Path = DEFAULT_DATA_DIR
     source: Path | None = None
 
@@ -94,7 +98,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("url", "table_prefix", "schema"),
     "namespaces": ("subpages", "included", "excluded", "extra", "extensions"),
     "access": ("gitaccess_groups", "read_groups", "anonymous_read", "allow_insecure_http"),
-    "git": ("repository", "branch"),
+    "git": ("repository", "branch", "max_push_bytes", "max_push_objects", "max_push_object_bytes", "push_tags"),
 }
 _RENAMED = {
     ("database", "url"): "database_url",

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ZERO = b"0" * 40
 GITLINK_MODE = 0o160000
+BLOB_MODE = 0o100644
 STALE = "the wiki changed since your last fetch: fetch, then rebase or merge, and push again"
 Progress = Callable[[str], None]
 
@@ -156,6 +157,8 @@ class Receiver:
             if mode & 0o111:
                 raise PushRefused(f"{path}: executable files cannot be pushed to the wiki "
                                   f"(git update-index --chmod=-x {path}) ({where})")
+            if mode != BLOB_MODE:
+                raise PushRefused(f"{path}: unusual file mode {mode:o}; pages are plain 100644 files ({where})")
             problem = path_problem(path)
             if problem:
                 raise PushRefused(f"{path}: {problem} ({where})")

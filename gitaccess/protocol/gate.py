@@ -1,4 +1,4 @@
-"""Who may fetch: HTTP Basic authentication in front of every git endpoint.
+"""Who may fetch and push: HTTP Basic authentication in front of every git endpoint.
 
 Answers are chosen so that git's credential helpers work: 401 with a
 ``WWW-Authenticate`` challenge asks for credentials (and makes the helper
@@ -107,6 +107,28 @@ class Gate:
         account = self._verify(login, (auth.password if auth else None) or "", address)
         if not account.can_read:
             raise Refusal(403, f"the wiki account {account.name!r} lacks the right to read this repository")
+        return account
+
+    def admit_push(self, request: Request) -> Account:
+        """The account a push acts for: authenticated, with the right to push, not blocked; :class:`Refusal` otherwise.
+
+        Anonymous reading never extends to pushing: without credentials the
+        client is asked for them, or told to use https when it may not send them.
+        """
+        auth = request.authorization
+        address = request.remote_addr or ""
+        if not self._secure(request, address):
+            raise Refusal(403, "pushing needs credentials, which are refused over plain HTTP: use https:// "
+                               "(or set allow_insecure_http in [access] of the server's configuration)")
+        if auth is None or auth.type != "basic" or auth.username is None:
+            raise self._challenge("authentication required to push: give the user name and password "
+                                  "of your wiki account")
+        account = self._verify(auth.username, auth.password or "", address)
+        if not account.can_push:
+            raise Refusal(403, f"the wiki account {account.name!r} lacks the right to push to this repository "
+                               f"(the 'gitaccess' right)")
+        if account.blocked:
+            raise Refusal(403, f"the wiki account {account.name!r} is blocked on the wiki, so it cannot push")
         return account
 
     def _secure(self, request: Request, address: str) -> bool:

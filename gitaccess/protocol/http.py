@@ -1,28 +1,36 @@
-"""The smart-HTTP endpoints for fetching: ``info/refs`` and ``git-upload-pack``.
+"""The smart-HTTP endpoints: ``info/refs``, ``git-upload-pack`` and ``git-receive-pack``.
 
 Only smart HTTP is served: the dumb protocol would hand out files of a
 repository that does not exist on disk. Request bodies are read to the end
 of ``request.stream`` whatever their framing (the WSGI server has already
 undone chunked encoding, both Werkzeug's and gunicorn's), gunzipped when
-git compressed them, and bounded. Every refusal is one line a person can
-act on, and one line in the server's log.
+git compressed them, and bounded; a push's body is read as a stream
+instead, under the push limits (see :mod:`gitaccess.protocol.receive_pack`).
+Every refusal is one line a person can act on, and one line in the
+server's log.
 """
 
 from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Request, Response, request
+from flask import Blueprint, Request, Response, g, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import ClientDisconnected
 
 from gitaccess.errors import GitAccessError
+from gitaccess.protocol.body import RequestBody
 from gitaccess.protocol.gate import Gate, Refusal
 from gitaccess.protocol.pktline import error_line
+from gitaccess.protocol.receive_pack import PushDecider, PushSettings, ReceivePack, advertise
 from gitaccess.protocol.repository import ServedRepository
 from gitaccess.protocol.upload_pack import UploadPack
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,9 @@ MAX_REQUEST_BYTES = 32 * 1024 * 1024
 ADVERTISEMENT = "application/x-git-upload-pack-advertisement"
 REQUEST = "application/x-git-upload-pack-request"
 RESULT = "application/x-git-upload-pack-result"
+PUSH_ADVERTISEMENT = "application/x-git-receive-pack-advertisement"
+PUSH_REQUEST = "application/x-git-receive-pack-request"
+PUSH_RESULT = "application/x-git-receive-pack-result"
 NO_CACHE = {
     "Cache-Control": "no-cache, max-age=0, must-revalidate",
     "Expires": "Fri, 01 Jan 1980 00:00:00 GMT",
@@ -46,15 +57,25 @@ class BadBody(GitAccessError):
         self.status = status
 
 
-def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate) -> Blueprint:
-    """Routes for ``/<repo>.git`` and ``/<repo>`` (the configured name), behind ``gate``."""
+def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate, decide: PushDecider | None = None,
+                  push_settings: PushSettings | None = None) -> Blueprint:
+    """Routes for ``/<repo>.git`` and ``/<repo>`` (the configured name), behind ``gate``.
+
+    Pushing is enabled by a ``decide`` function, which judges and applies
+    each push; ``push_settings`` default to a quarantine under the data
+    directory and the default limits.
+    """
     blueprint = Blueprint("git", __name__)
     name = gate.config.repository
+    settings = push_settings or PushSettings(gate.config.data_directory / "quarantine")
 
     @blueprint.before_request
     def admit() -> Response | None:
+        pushing = _is_push(request)
+        if pushing and decide is None:
+            return _text(403, "service 'git-receive-pack' is not offered here: pushing is not enabled on this server")
         try:
-            gate.admit(request)
+            g.account = gate.admit_push(request) if pushing else gate.admit(request)
         except Refusal as refusal:
             log.info("%s %s from %s: %d %s", request.method, request.path, request.remote_addr,
                      refusal.status, refusal)
@@ -66,6 +87,9 @@ def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate) ->
         if service is None:
             return _text(403, "this server speaks smart HTTP only (dumb HTTP is not served): "
                               "use git 1.6.6 or newer")
+        if service == "git-receive-pack":
+            body = advertise(get_repository(), _push_protocol_version(request))
+            return Response(body, content_type=PUSH_ADVERTISEMENT, headers=NO_CACHE)
         if service != "git-upload-pack":
             return _text(403, f"service {service!r} is not offered here")
         body = UploadPack(get_repository()).advertise(_protocol_version(request))
@@ -86,6 +110,19 @@ def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate) ->
             return Response(error_line(str(exc)), content_type=RESULT, headers=NO_CACHE)
         return Response(iter(reply), content_type=RESULT, headers=NO_CACHE, direct_passthrough=True)
 
+    def receive_pack() -> Response:
+        if request.mimetype != PUSH_REQUEST:
+            return _text(415, f"expected a request of type {PUSH_REQUEST}")
+        encoding = (request.headers.get("Content-Encoding") or "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            return _text(415, f"unsupported Content-Encoding {encoding!r}: send identity or gzip")
+        assert decide is not None  # admit() answered 403 otherwise
+        body = RequestBody(request.stream, request.content_length, gzipped=encoding in ("gzip", "x-gzip"))
+        session = ReceivePack(get_repository(), decide, settings)
+        account = g.account
+        return _Streamed(lambda write: session.serve(account, body, write), content_type=PUSH_RESULT,
+                         headers=NO_CACHE)
+
     def not_served(rest: str) -> Response:
         return _text(404, f"{rest} is not served: gitaccess speaks smart HTTP only, "
                           f"clone {request.host_url}{name}.git with git")
@@ -93,6 +130,7 @@ def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate) ->
     for base in (f"/{name}.git", f"/{name}"):
         blueprint.add_url_rule(f"{base}/info/refs", "info_refs", info_refs, methods=["GET"])
         blueprint.add_url_rule(f"{base}/git-upload-pack", "upload_pack", upload_pack, methods=["POST"])
+        blueprint.add_url_rule(f"{base}/git-receive-pack", "receive_pack", receive_pack, methods=["POST"])
         blueprint.add_url_rule(f"{base}/<path:rest>", "not_served", not_served, methods=["GET", "POST"])
     return blueprint
 
@@ -143,6 +181,37 @@ def _protocol_version(req: Request) -> int:
     """The highest protocol version the client offers in ``Git-Protocol`` that we speak."""
     offered = {item.strip() for item in (req.headers.get("Git-Protocol") or "").split(":")}
     return 2 if "version=2" in offered else 1 if "version=1" in offered else 0
+
+
+def _is_push(req: Request) -> bool:
+    return req.endpoint == "git.receive_pack" or (
+        req.endpoint == "git.info_refs" and req.args.get("service") == "git-receive-pack")
+
+
+def _push_protocol_version(req: Request) -> int:
+    """1 when the client offers it, else 0: there is no protocol v2 push (git 2.39 falls back to v0)."""
+    offered = {item.strip() for item in (req.headers.get("Git-Protocol") or "").split(":")}
+    return 1 if "version=1" in offered else 0
+
+
+class _Streamed(Response):
+    """A response whose body ``produce`` writes through WSGI's ``write()`` while it runs.
+
+    A push's progress comes from inside a synchronous decider; a generator
+    could only relay it through a second thread, away from the request's
+    context and its database connections. ``write()`` sends it at once, from
+    the request's own thread, and is supported by Werkzeug and gunicorn.
+    """
+
+    automatically_set_content_length = False  # the body is not known in advance (it is not the empty list)
+
+    def __init__(self, produce: Callable[[Callable[[bytes], object]], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._produce = produce
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self._produce(start_response(self.status, self.get_wsgi_headers(environ).to_wsgi_list()))
+        return []
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -1,0 +1,221 @@
+"""A pushed pack, copied from the request to a file and checked entry by entry as it arrives.
+
+The limits on pack size, object count and object size are enforced here,
+while reading: the object count from the pack header, each object's size
+from its entry header (and a delta's result size from the delta's own
+header), the pack size from the bytes received. A push over a limit is
+refused after the first bytes that exceed it, not after the whole body has
+been received or stored. Each entry is inflated only to find where it ends
+and to check its declared size; nothing is kept in memory but the entry
+being read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dulwich.pack import DELTA_TYPES, OFS_DELTA, REF_DELTA
+
+from gitaccess.errors import GitAccessError
+
+CHUNK = 65536
+_HEADER = struct.Struct(">4sLL")
+_TRAILER = 20
+_OBJECT_TYPES = {1, 2, 3, 4, OFS_DELTA, REF_DELTA}
+#: A size varint longer than this cannot describe an object anyone could store.
+_MAX_VARINT_BYTES = 10
+
+
+class PackRefused(GitAccessError):
+    """The pack cannot be accepted; the message is what the client is told (``unpack <message>``)."""
+
+
+class PackTooLarge(PackRefused):
+    """The pack exceeds one of the configured limits."""
+
+
+class PackCorrupt(PackRefused):
+    """The data is not a well-formed pack."""
+
+
+@dataclass(frozen=True)
+class PackLimits:
+    """The most a push may send; see the ``max_push_*`` configuration keys."""
+
+    max_bytes: int
+    max_objects: int
+    max_object_bytes: int
+
+
+class _Source:
+    """The pack's bytes as they arrive: counted against the limit, hashed and copied as consumed."""
+
+    def __init__(self, read: Callable[[int], bytes], sink: BinaryIO, limit: int) -> None:
+        self._read = read
+        self._sink = sink
+        self._limit = limit
+        self._sha = hashlib.sha1()
+        self._buffer = b""
+        self._pos = 0
+        self._received = 0
+        #: Offset in the pack of the next byte to consume.
+        self.offset = 0
+
+    def peek(self, most: int) -> memoryview:
+        """Up to ``most`` unconsumed bytes, at least one; :class:`PackCorrupt` at the end of the body."""
+        if self._pos == len(self._buffer):
+            self._fill()
+        return memoryview(self._buffer)[self._pos : self._pos + most]
+
+    def consume(self, count: int, hashed: bool = True) -> bytes:
+        data = self._buffer[self._pos : self._pos + count]
+        if hashed:
+            self._sha.update(data)
+        self._sink.write(data)
+        self._pos += count
+        self.offset += count
+        return data
+
+    def take(self, count: int, hashed: bool = True) -> bytes:
+        """Exactly ``count`` bytes."""
+        while len(self._buffer) - self._pos < count:
+            self._fill()
+        return self.consume(count, hashed)
+
+    def byte(self) -> int:
+        return self.take(1)[0]
+
+    def digest(self) -> bytes:
+        return self._sha.digest()
+
+    def at_end(self) -> bool:
+        return self._pos == len(self._buffer) and not self._read(1)
+
+    def _fill(self) -> None:
+        # Never ask for more than one byte past the limit: that byte is enough to refuse.
+        data = self._read(min(CHUNK, self._limit - self._received + 1))
+        if not data:
+            raise PackCorrupt(f"the pack is truncated: it ends after {self.offset + len(self._buffer) - self._pos} bytes")
+        self._received += len(data)
+        if self._received > self._limit:
+            raise PackTooLarge(f"the pack exceeds the limit of {self._limit} bytes for one push: "
+                               f"push fewer or smaller changes at a time")
+        self._buffer = self._buffer[self._pos :] + data
+        self._pos = 0
+
+
+def copy_pack(read: Callable[[int], bytes], sink: BinaryIO, limits: PackLimits) -> None:
+    """Copy the pack that ``read`` yields to ``sink``, checking it as it goes.
+
+    Checked: the signature and version, every entry's header and zlib stream
+    (it must inflate to exactly its declared size), that ofs-deltas point at
+    an earlier entry, the trailing SHA-1 and that nothing follows it.
+    """
+    source = _Source(read, sink, limits.max_bytes)
+    signature, version, count = _HEADER.unpack(source.take(_HEADER.size))
+    if signature != b"PACK" or version not in (2, 3):
+        raise PackCorrupt("the data after the commands is not a version 2 or 3 pack")
+    if count > limits.max_objects:
+        raise PackTooLarge(f"the pack holds {count} objects, more than the limit of {limits.max_objects} "
+                           f"for one push: push fewer changes at a time")
+    starts: set[int] = set()
+    for _ in range(count):
+        starts.add(source.offset)
+        _copy_entry(source, starts, limits.max_object_bytes)
+    expected = source.digest()
+    if source.take(_TRAILER, hashed=False) != expected:
+        raise PackCorrupt("the pack's checksum does not match its contents: it was damaged on the way")
+    if not source.at_end():
+        raise PackCorrupt("unexpected data after the end of the pack")
+
+
+def _copy_entry(source: _Source, starts: set[int], max_object_bytes: int) -> None:
+    offset = source.offset
+    first = source.byte()
+    type_num = (first >> 4) & 7
+    size = _varint(source, first & 0x0F, 4, first)
+    if type_num not in _OBJECT_TYPES:
+        raise PackCorrupt(f"the pack entry at offset {offset} has the invalid type {type_num}")
+    _check_size(size, max_object_bytes, offset)
+    if type_num == OFS_DELTA:
+        base = offset - _ofs_distance(source)
+        if base not in starts or base == offset:
+            raise PackCorrupt(f"the delta at offset {offset} refers to offset {base}, where no earlier object starts")
+    elif type_num == REF_DELTA:
+        source.take(20)
+    head = _inflate(source, size, offset)
+    if type_num in DELTA_TYPES:
+        _check_size(_delta_result_size(head, offset), max_object_bytes, offset)
+
+
+def _varint(source: _Source, value: int, shift: int, byte: int) -> int:
+    """The rest of a little-endian base-128 size whose first byte was ``byte``."""
+    for _ in range(_MAX_VARINT_BYTES):
+        if not byte & 0x80:
+            return value
+        byte = source.byte()
+        value |= (byte & 0x7F) << shift
+        shift += 7
+    raise PackCorrupt(f"an object size in the pack is malformed (near offset {source.offset})")
+
+
+def _ofs_distance(source: _Source) -> int:
+    """git's offset encoding for ofs-delta bases (big-endian base-128 with an added bias)."""
+    byte = source.byte()
+    distance = byte & 0x7F
+    for _ in range(_MAX_VARINT_BYTES):
+        if not byte & 0x80:
+            return distance
+        byte = source.byte()
+        distance = ((distance + 1) << 7) | (byte & 0x7F)
+    raise PackCorrupt(f"a delta base offset in the pack is malformed (near offset {source.offset})")
+
+
+def _check_size(size: int, limit: int, offset: int) -> None:
+    if size > limit:
+        raise PackTooLarge(f"the object at pack offset {offset} is {size} bytes, more than the limit "
+                           f"of {limit} bytes for one object")
+
+
+def _inflate(source: _Source, size: int, offset: int) -> bytes:
+    """Consume one zlib stream that must inflate to ``size`` bytes; its first bytes (a delta's header)."""
+    inflater = zlib.decompressobj()
+    produced = 0
+    head = b""
+    piece = 512  # fed in growing pieces: what follows the stream is copied, so keep that small for small objects
+    while not inflater.eof:
+        data = source.peek(piece)
+        try:
+            out = inflater.decompress(data, size - produced + 1)
+        except zlib.error as exc:
+            raise PackCorrupt(f"the object at pack offset {offset} is not valid zlib data: {exc}") from None
+        source.consume(len(data) - len(inflater.unconsumed_tail) - len(inflater.unused_data))
+        produced += len(out)
+        if produced > size:
+            raise PackCorrupt(f"the object at pack offset {offset} inflates beyond its declared {size} bytes")
+        if len(head) < 2 * _MAX_VARINT_BYTES:
+            head += out[: 2 * _MAX_VARINT_BYTES]
+        piece = min(piece * 2, CHUNK)
+    if produced != size:
+        raise PackCorrupt(f"the object at pack offset {offset} inflates to {produced} bytes, not its declared {size}")
+    return head
+
+
+def _delta_result_size(head: bytes, offset: int) -> int:
+    """The size of the object a delta produces: the second varint of the delta's header."""
+    sizes = []
+    value = shift = 0
+    for byte in head:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            sizes.append(value)
+            if len(sizes) == 2:
+                return value
+            value = shift = 0
+    raise PackCorrupt(f"the delta at pack offset {offset} has a malformed header")
