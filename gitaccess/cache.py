@@ -68,13 +68,19 @@ class ObjectCache:
         self._open()
 
     def _open(self) -> None:
-        directory = self.directory
-        ref = self.ref
-        directory.mkdir(parents=True, exist_ok=True)
-        git_dir = directory / "objects.git"
-        self.repo = Repo(str(git_dir)) if (git_dir / "objects").exists() else Repo.init_bare(str(git_dir), mkdir=True)
-        self.repo.refs.set_symbolic_ref(b"HEAD", ref)
-        self.engine = create_engine(f"sqlite:///{directory / 'index.sqlite'}", poolclass=NullPool)
+        """Open (or make) the cache; threads and workers opening it at once take turns."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self.locked():
+            self._open_locked()
+
+    def _open_locked(self) -> None:
+        git_dir = self.directory / "objects.git"
+        if (git_dir / "objects").exists():
+            self.repo = Repo(str(git_dir))
+        else:
+            self.repo = Repo.init_bare(str(git_dir), mkdir=True)
+            self.repo.refs.set_symbolic_ref(b"HEAD", self.ref)
+        self.engine = create_engine(f"sqlite:///{self.directory / 'index.sqlite'}", poolclass=NullPool)
         _metadata.create_all(self.engine)
 
     @contextmanager
@@ -163,7 +169,7 @@ class ObjectCache:
         for child in self.directory.iterdir():
             if child.name != "lock":
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-        self._open()
+        self._open_locked()
 
     def close(self) -> None:
         self.engine.dispose()

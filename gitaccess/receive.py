@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
@@ -159,6 +160,9 @@ class Receiver:
                                   f"(git update-index --chmod=-x {path}) ({where})")
             if mode != BLOB_MODE:
                 raise PushRefused(f"{path}: unusual file mode {mode:o}; pages are plain 100644 files ({where})")
+            if not unicodedata.is_normalized("NFC", path):
+                raise PushRefused(f"{path}: the name is not in Unicode NFC form (as macOS may write it): "
+                                  f"name it {unicodedata.normalize('NFC', path)} ({where})")
             problem = path_problem(path)
             if problem:
                 raise PushRefused(f"{path}: {problem} ({where})")
@@ -180,9 +184,15 @@ class Receiver:
         writer = WikiWriter(self.site.db, conn, titles=self.site.titles,
                             upload_directory=self.site.config.upload_directory)
         registry = AliasRegistry(state.aliases)
-        before = {Title(p.namespace, p.dbkey): Page(p.blob or "", p.model, "") for p in state.pages.values()
-                  if p.blob is not None}
-        before.update({Title(MEDIA, name): Page(blob, None, "") for name, blob in state.media.items()})
+
+        def served_path(title: Title, model: str | None) -> str:
+            return registry.path_for(title) or layout.natural_path(title, model)
+
+        before = {Title(p.namespace, p.dbkey): Page(p.blob or "", p.model, served_path(Title(p.namespace, p.dbkey),
+                                                                                       p.model))
+                  for p in state.pages.values() if p.blob is not None}
+        before.update({Title(MEDIA, name): Page(blob, None, served_path(Title(MEDIA, name), None))
+                       for name, blob in state.media.items()})
         created_revs: set[int] = set()
         created_logs: set[int] = set()
         for number, commit in enumerate(chain, 1):
@@ -190,13 +200,17 @@ class Receiver:
             progress(f"applying commit {number}/{len(chain)}")
             registry, after = self._pages(gittree, registry, commit, objects, where)
             changes = _changes(before, after)
-            first_rev, first_log = events.high_water_marks(self.site.db, conn)
+            first_log = marks.log if number == 1 else max(created_logs, default=marks.log)
+            made_revs, made_logs = len(writer.made_revisions), len(writer.made_logs)
             self._write(writer, changes, before, after, objects, editor, rights, summary_of(commit), where)
-            last_rev, last_log = events.high_water_marks(self.site.db, conn)
+            # Only this push's own rows: another writer's, committed meanwhile, are not this commit's.
             unit = Unit(
-                revisions=list(events.revisions_after(self.site.db, conn, first_rev, last_rev)),
-                logs=list(events.logs_after(self.site.db, conn, first_log, last_log)),
+                revisions=[e for i in writer.made_revisions[made_revs:]
+                           for e in events.revisions_after(self.site.db, conn, i - 1, i)],
+                logs=[e for i in writer.made_logs[made_logs:]
+                      for e in events.logs_after(self.site.db, conn, i - 1, i)],
             )
+            last_rev = max(writer.made_revisions, default=marks.rev)
             created_revs.update(r.rev_id for r in unit.revisions)
             created_logs.update(e.log_id for e in unit.logs)
             builder = Builder(history, conn, state, Marks(last_rev, first_log), layout)
@@ -274,8 +288,8 @@ class Receiver:
 
         def check(allowed: bool, title: Title, what: str) -> None:
             if not allowed:
-                raise PushRefused(f"{after.get(title, before.get(title)).path or _text(writer, title)}: "
-                                  f"you may not {what} ({where})")
+                page = after.get(title) or before.get(title)
+                raise PushRefused(f"{page.path if page else _text(writer, title)}: you may not {what} ({where})")
 
         try:
             for title in changes.deletes:

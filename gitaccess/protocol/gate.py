@@ -123,7 +123,8 @@ class Gate:
         if auth is None or auth.type != "basic" or auth.username is None:
             raise self._challenge("authentication required to push: give the user name and password "
                                   "of your wiki account")
-        account = self._verify(auth.username, auth.password or "", address)
+        # Checked afresh: a block or a lost right must stop the very next push.
+        account = self._verify(auth.username, auth.password or "", address, fresh=True)
         if not account.can_push:
             raise Refusal(403, f"the wiki account {account.name!r} lacks the right to push to this repository "
                                f"(the 'gitaccess' right)")
@@ -143,7 +144,7 @@ class Gate:
         realm = self.config.site_name.replace("\\", "\\\\").replace('"', '\\"')
         return Refusal(401, message, {"WWW-Authenticate": f'Basic realm="{realm}", charset="UTF-8"'})
 
-    def _verify(self, login: str, password: str, address: str) -> Account:
+    def _verify(self, login: str, password: str, address: str, *, fresh: bool = False) -> Account:
         # The address is part of the key because BotPasswords may be restricted to some addresses.
         # A cache hit passes even while the account is throttled: those credentials were right.
         digest = hmac.new(self._key, "\0".join((login, password, address)).encode("utf-8", "surrogatepass"),
@@ -151,7 +152,7 @@ class Gate:
         account_key = "account:" + _account_name(login)
         address_key = "address:" + address
         with self._lock:
-            cached = self._cache.get(digest)
+            cached = None if fresh else self._cache.get(digest)
             if cached is not None and cached[1] > self._clock():
                 return cached[0]
             wait = max(self._throttle.retry_after(account_key) or 0, self._throttle.retry_after(address_key) or 0)

@@ -66,6 +66,9 @@ def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
         # MediaWiki's columns are binary whatever the connection's charset;
         # utf8mb4 makes gitaccess's own text columns come back as str.
         kwargs["connect_args"] = {"charset": "utf8mb4"}
+        # Each statement sees what other transactions committed, as on PostgreSQL:
+        # a push checks the journal and then reads pages, and both must agree.
+        kwargs["isolation_level"] = "READ COMMITTED"
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:

@@ -121,6 +121,9 @@ class WikiWriter:
         self.content_namespaces = content_namespaces
         self.upload_directory = upload_directory
         self._ids: dict[tuple[str, str], int] = {}
+        #: Revision and log ids this writer made, in order (what a push journals as its own).
+        self.made_revisions: list[int] = []
+        self.made_logs: list[int] = []
 
     # ------------------------------------------------------------------ lookups
     def _scalar(self, query: Any) -> Any:
@@ -220,6 +223,7 @@ class WikiWriter:
         if rev_id is not None:
             values["rev_id"] = rev_id
         new_id = self._insert(self.t.revision, **values)
+        self.made_revisions.append(new_id)
         if self.db.has_comment_temp:
             self.conn.execute(
                 insert(self.t.revision_comment_temp).values(revcomment_rev=new_id, revcomment_comment_id=comment)
@@ -307,6 +311,7 @@ class WikiWriter:
             log_params=serialized,
             log_deleted=0,
         )
+        self.made_logs.append(log_id)
         if associated_rev is not None:
             self.conn.execute(
                 insert(self.t.log_search).values(
