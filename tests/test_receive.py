@@ -176,3 +176,36 @@ def test_stale_and_non_fast_forward_pushes_are_refused(pushed) -> None:  # type:
         Receiver(wiki, repo).receive(PUSHER, current, ZERO, repo.head(), objects)
     with pytest.raises(PushRefused, match="fetch, then rebase or merge"):
         Receiver(wiki, repo).receive(PUSHER, current, new, repo.head(), objects)  # not a fast-forward
+
+
+def test_merge_commits_are_kept_with_their_side_branch(pushed) -> None:  # type: ignore[no-untyped-def]
+    """A merge is journaled as pushed; its first-parent diff is what the wiki applies."""
+    wiki, repo = pushed
+    objects = Objects(repo)
+    head = head_of(repo)
+    base = files_at(objects, head)
+    side = commit_on(objects, head, base | {"(Main)/From_side.wiki": b"side branch\n"}, "work on a side branch")
+    main = commit_on(objects, head, base | {"(Main)/Main_Page.wiki": b"main line\n"}, "work on the main line")
+    merge = Commit()
+    merge.tree = tree_of(objects, base | {"(Main)/Main_Page.wiki": b"main line\n",
+                                          "(Main)/From_side.wiki": b"side branch\n"})
+    merge.parents = [main, side]
+    merge.author = merge.committer = b"Merger <merger@example.org>"
+    merge.author_time = merge.commit_time = 1767225700
+    merge.author_timezone = merge.commit_timezone = 0
+    merge.message = b"Merge the side branch\n"
+    objects.add(merge)
+    Receiver(wiki, repo).receive(PUSHER, head, merge.id, repo.head(), objects)
+    assert head_of(repo) == merge.id
+    with wiki.db.read() as conn:
+        page = reader.page_by_title(wiki.db, conn, 0, "From_side")
+        assert page is not None
+        (only,) = reader.revisions(wiki.db, conn, page_id=page.id)
+        assert only.comment == "Merge the side branch"  # applied by the merge, the first-parent diff
+    # A server with an empty cache rebuilds everything, the side branch's commit included.
+    other = WikiRepository(wiki, Path(str(repo.cache.directory) + "-merge"))
+    other.refresh()
+    assert head_of(other) == merge.id
+    assert other.cache.object_store[side].message.startswith(b"work on a side branch")
+    other.close()
+    assert History(wiki).verify() == 5
