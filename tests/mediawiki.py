@@ -119,6 +119,7 @@ class MediaWikiApi:
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
         self._csrf: str | None = None
+        self._uploaded: dict[str, float] = {}  # file name -> when it was last uploaded
 
     # ------------------------------------------------------------------ transport
     def call(self, method: str = "GET", **params: Any) -> dict[str, Any]:
@@ -282,7 +283,15 @@ class MediaWikiApi:
     # ------------------------------------------------------------------ files
     def upload(self, filename: str, data: bytes, *, comment: str = "", text: str | None = None,
                ignorewarnings: bool = True) -> dict[str, Any]:
-        """action=upload with the file as multipart/form-data; returns the ``upload`` part (Success)."""
+        """action=upload with the file as multipart/form-data; returns the ``upload`` part (Success).
+
+        Versions of one file are at least a second apart: MediaWiki names an archived
+        version by the second of the new upload, and two in one second collide.
+        """
+        wait = self._uploaded.get(filename, 0.0) + 1.1 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._uploaded[filename] = time.monotonic()
         fields: dict[str, str] = {"action": "upload", "format": "json", "formatversion": "2",
                                   "filename": filename, "comment": comment, "token": self.csrf}
         if text is not None:
