@@ -60,6 +60,8 @@ class Config:
     capital_links: bool = True
     upload_directory: Path = DEFAULT_DATA_DIR / "images"
     max_page_size: int = 2 * 1024 * 1024
+    upload_extensions: tuple[str, ...] = ("png", "gif", "jpg", "jpeg", "webp")
+    max_upload_size: int = 100 * 1024 * 1024
     # [database]
     database_url: str = ""
     table_prefix: str = ""
@@ -94,7 +96,8 @@ class Config:
 #: TOML section -> keys allowed in it (each a Config field unless mapped below).
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "wiki": ("site_name", "server_name", "server", "script_path", "language", "meta_namespace",
-             "capital_links", "upload_directory", "max_page_size", "data_directory"),
+             "capital_links", "upload_directory", "max_page_size", "upload_extensions", "max_upload_size",
+             "data_directory"),
     "database": ("url", "table_prefix", "schema"),
     "namespaces": ("subpages", "included", "excluded", "extra", "extensions"),
     "access": ("gitaccess_groups", "read_groups", "anonymous_read", "allow_insecure_http"),
@@ -134,6 +137,8 @@ def _coerce(name: str, value: Any, base: Path) -> Any:
             return {**DEFAULT_EXTENSIONS, **{str(k): str(v) for k, v in value.items()}}
         if name in ("subpages", "included_namespaces", "excluded_namespaces"):
             return tuple(int(v) for v in value)
+        if name == "upload_extensions":
+            return tuple(str(v).lower().lstrip(".") for v in value)
         if name in ("gitaccess_groups", "read_groups"):
             return tuple(str(v) for v in value)
         default = next(f.default for f in fields(Config) if f.name == name)

@@ -252,8 +252,11 @@ class Receiver:
         for path, (title, model) in resolved.items():
             title = Title(title.namespace, title.dbkey)
             pages[title] = Page(files[path].decode("ascii"), model, path)
-            if title.namespace != MEDIA:
-                self._check_text(path, objects[files[path]].as_raw_string(), model, where)
+            data = objects[files[path]].as_raw_string()
+            if title.namespace == MEDIA:
+                self._check_upload(path, title.dbkey, data, where)
+            else:
+                self._check_text(path, data, model, where)
         for title in pages:
             pair = Title(MEDIA if title.namespace == FILE else FILE, title.dbkey)
             if title.namespace in (FILE, MEDIA) and pair not in pages:
@@ -261,6 +264,17 @@ class Receiver:
                 raise PushRefused(f"{pages[title].path}: its {missing} ({pair.dbkey}) is missing; a File page "
                                   f"and its Media file come and go together ({where})")
         return registry, pages
+
+    def _check_upload(self, path: str, name: str, data: bytes, where: str) -> None:
+        """$wgFileExtensions and $wgMaxUploadSize, as the configuration sets them."""
+        config = self.site.config
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if extension not in config.upload_extensions:
+            raise PushRefused(f"{path}: files of type {extension or '(none)'!r} cannot be uploaded to this wiki "
+                              f"(allowed: {', '.join(config.upload_extensions)}) ({where})")
+        if len(data) > config.max_upload_size:
+            raise PushRefused(f"{path}: {len(data)} bytes, more than the wiki's maximum upload size of "
+                              f"{config.max_upload_size} bytes ({where})")
 
     def _check_text(self, path: str, data: bytes, model: str | None, where: str) -> None:
         limit = self.site.config.max_page_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,8 @@ def test_push_edits_creates_moves_and_deletes(pushed) -> None:  # type: ignore[n
     ({"Talk/Excluded.wiki": b"x\n"}, "not in the repository"),
     ({"File/Lonely.png.wiki": b"no file\n"}, "Media file"),
     ({"(Main)/Huge.wiki": b"x" * 3_000_000}, "maximum page size"),
+    ({"Media/Tool.exe": b"MZ", "File/Tool.exe.wiki": b"a program\n"}, "files of type 'exe' cannot be uploaded"),
+    ({"Media/Big.png": b"\x89PNG" + b"\0" * 200, "File/Big.png.wiki": b"big\n"}, "maximum upload size"),
 ])
 def test_refused_pushes_change_nothing(pushed, change: dict[str, bytes], rule: str) -> None:  # type: ignore[no-untyped-def]
     wiki, repo = pushed
@@ -151,8 +154,12 @@ def test_refused_pushes_change_nothing(pushed, change: dict[str, bytes], rule: s
     head = head_of(repo)
     files = files_at(objects, head) | change
     new = commit_on(objects, head, files, "a bad commit")
-    with pytest.raises(PushRefused, match=rule.replace("(", r"\(").replace(")", r"\)")):
-        Receiver(wiki, repo).receive(PUSHER, head, new, repo.head(), objects)
+    limited = Site(replace(wiki.config, max_upload_size=100))  # a small $wgMaxUploadSize
+    try:
+        with pytest.raises(PushRefused, match=rule.replace("(", r"\(").replace(")", r"\)")):
+            Receiver(limited, repo).receive(PUSHER, head, new, repo.head(), objects)
+    finally:
+        limited.db.dispose()
     repo.refresh()
     assert head_of(repo) == head
     with wiki.db.read() as conn:
