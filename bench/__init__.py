@@ -1,0 +1,1 @@
+"""Benchmarks of gitaccess against git's own servers (see bench/README.md)."""
