@@ -384,6 +384,7 @@ class _Planner:
             return None
         page = candidates[0]
         page.alive = False
+        self.live.remove(page)  # _pick draws from live: it must always hold a page alive
         return DeleteOp(page.namespace, page.dbkey, 0, self.rng.choice(("spam", "non-notable", "G7", "")),
                         self._tick())
 

@@ -8,20 +8,34 @@ other machines sharing the database keep caches of their own.
 Layout of ``<data_directory>/cache/<repository>/``:
 - ``objects.git/``: a bare git repository holding the objects in packs;
 - ``index.sqlite``: journal position of each cached commit, the objects each
-  commit introduced (what a fetch after it must send), and the wiki state at
-  the cached head (what the next commit is made from).
+  commit introduced (what a fetch after it must send) with their delta base
+  and chain depth, the packs in the order they were written, and the wiki
+  state at the cached head (what the next commit is made from).
+
+Each append writes one pack whose objects come in journal order, each stored
+as a delta against the base the history named (a page's previous revision,
+a directory's previous tree), within the pack or, by reference, in an
+earlier one. So the packs, concatenated in order, are a complete pack of the
+whole history: a clone streams them as they are (:meth:`ObjectCache.stream`).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
+import os
 import shutil
+import struct
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
-from dulwich.objects import ShaFile
+from dulwich.object_format import SHA1
+from dulwich.objects import ShaFile, hex_to_sha
+from dulwich.pack import OFS_DELTA, REF_DELTA, Pack, PackIndex, create_delta, load_pack_index, pack_object_header, \
+    write_pack_index
 from dulwich.repo import Repo
 from sqlalchemy import (
     Column,
@@ -32,11 +46,21 @@ from sqlalchemy import (
     Table,
     create_engine,
     delete,
+    event,
     func,
     insert,
     select,
 )
 from sqlalchemy.pool import NullPool
+
+from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
+
+#: The shape of the cache's files; a cache of another shape is thrown away and rebuilt.
+FORMAT = "2"
+#: Commits whose objects are checked and written together (one query each for what is known).
+CHUNK_COMMITS = 256
+#: Packs kept before they are joined into one (each serving-time catch-up writes a small one).
+MAX_PACKS = 32
 
 _metadata = MetaData()
 _commits = Table(
@@ -47,9 +71,16 @@ _commits = Table(
 _introduced = Table(
     "introduced", _metadata,
     Column("position", Integer, nullable=False, index=True),
-    Column("sha", String(40), nullable=False),
+    Column("sha", String(40), nullable=False, index=True),
     Column("type", Integer, nullable=False),
-    Column("base", String(40), nullable=True),
+    Column("base", String(40), nullable=True),  # the likely delta base the history named
+    Column("depth", Integer, nullable=False),  # delta chain length as stored (0: whole)
+)
+_packs = Table(
+    "packs", _metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("objects", Integer, nullable=False),
 )
 _state = Table(
     "state", _metadata,
@@ -59,18 +90,40 @@ _state = Table(
 )
 
 
+class CachedObject(Protocol):
+    """What the cache needs of an object: dulwich's objects and tree.trees.TreeObject fit."""
+
+    id: bytes
+    type_num: int
+
+    def as_raw_string(self) -> bytes: ...
+
+
+class NewCommit(Protocol):
+    """A commit to cache: its objects (itself included) and their likely delta bases."""
+
+    commit: object
+    objects: Sequence[CachedObject]
+    bases: Mapping[bytes, bytes]
+
+
 class ObjectCache:
     """A directory of cached objects for one repository."""
 
     def __init__(self, directory: Path, ref: bytes = b"refs/heads/master") -> None:
         self.directory = directory
         self.ref = ref
+        self._recent = RecentObjects()
         self._open()
 
     def _open(self) -> None:
         """Open (or make) the cache; threads and workers opening it at once take turns."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with self.locked():
+            marker = self.directory / "format"
+            if not marker.exists() or marker.read_text() != FORMAT:
+                self._wipe()
+                marker.write_text(FORMAT)
             self._open_locked()
 
     def _open_locked(self) -> None:
@@ -80,8 +133,17 @@ class ObjectCache:
         else:
             self.repo = Repo.init_bare(str(git_dir), mkdir=True)
             self.repo.refs.set_symbolic_ref(b"HEAD", self.ref)
+        self.pack_dir = git_dir / "objects" / "pack"
         self.engine = create_engine(f"sqlite:///{self.directory / 'index.sqlite'}", poolclass=NullPool)
+        # Readers (other threads and workers, and pack lookups during a long append) must not
+        # wait for a writer: write-ahead logging lets them read the last committed state.
+        event.listen(self.engine, "connect", lambda conn, _record: conn.execute("PRAGMA journal_mode=WAL"))
         _metadata.create_all(self.engine)
+        self._objects = PackedObjects(self.pack_dir, self._pack_names)
+
+    def _pack_names(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(_packs.c.name).order_by(_packs.c.seq)).scalars())
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -94,8 +156,8 @@ class ObjectCache:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @property
-    def object_store(self):  # type: ignore[no-untyped-def]
-        return self.repo.object_store
+    def object_store(self) -> PackedObjects:
+        return self._objects
 
     def head(self) -> tuple[int, bytes] | None:
         """(position, sha) of the newest cached commit."""
@@ -110,36 +172,131 @@ class ObjectCache:
             raw = conn.execute(select(_state.c.data).where(_state.c.id == 1)).scalar()
         return json.loads(raw) if raw else None
 
-    def append(self, commits: Sequence[tuple[bytes, list[ShaFile]]], state: dict) -> None:  # type: ignore[type-arg]
-        """Store new commits (each with the objects it made, itself included) and the new state.
+    def append(self, made: Iterable[NewCommit], state: Callable[[], dict]) -> int:  # type: ignore[type-arg]
+        """Store new commits (each with the objects it made) and then the state, in one pack.
 
+        ``made`` may be lazy (a replay): commits are written as they come, a
+        chunk at a time, and ``state`` is asked for once they are all in.
         An object counts as introduced by the first commit that made it: a
         blob or tree an earlier commit already had is not sent again.
+        Returns how many commits were stored.
         """
-        store = self.repo.object_store
-        new: dict[bytes, ShaFile] = {}
-        rows = []
         head = self.head()
-        position = head[0] + 1 if head else 0
-        for sha, made in commits:
-            for obj in made:
-                if obj.id not in new and obj.id not in store:
-                    new[obj.id] = obj
-                    rows.append({"position": position, "sha": obj.id.decode("ascii"), "type": obj.type_num,
-                                 "base": None})
+        first = position = head[0] + 1 if head else 0
+        writer = _PackWriter(self.pack_dir)
+        depths: dict[bytes, int] = {}
+        try:
+            with self.engine.begin() as conn:
+                for chunk in _chunks(made, CHUNK_COMMITS):
+                    rows = self._write_chunk(conn, writer, chunk, position, depths)
+                    if rows:
+                        conn.execute(insert(_introduced), rows)
+                    conn.execute(insert(_commits), [{"position": position + i, "sha": m.commit.id.decode("ascii")}
+                                                    for i, m in enumerate(chunk)])
+                    position += len(chunk)
+                    last = chunk[-1].commit.id
+                if position == first:
+                    writer.abort()
+                    return 0
+                name = writer.finish()
+                if name is not None:
+                    conn.execute(insert(_packs).values(name=name, objects=writer.count))
+                conn.execute(delete(_state))
+                conn.execute(insert(_state).values(id=1, position=position - 1,
+                                                   data=json.dumps(state()).encode("utf-8")))
+        except BaseException:
+            writer.abort()
+            raise
+        self.repo.refs[self.ref] = last
+        if self._pack_count() > MAX_PACKS:
+            self._join_packs()
+        return position - first
+
+    def _write_chunk(self, conn, writer: _PackWriter, chunk: list[NewCommit], position: int,  # type: ignore[no-untyped-def]
+                     depths: dict[bytes, int]) -> list[dict[str, object]]:
+        """Write a chunk's new objects; returns their ``introduced`` rows."""
+        ids = {obj.id for m in chunk for obj in m.objects}
+        bases = {base for m in chunk for base in m.bases.values()}
+        known = self._depths(conn, (ids | bases) - depths.keys())
+        rows = []
+        for m in chunk:
+            for obj in m.objects:
+                if obj.id in depths or obj.id in known:
+                    continue
+                base = m.bases.get(obj.id)
+                data = obj.as_raw_string()
+                depth = writer.add(obj, data, base, self._base_for(base, obj.type_num, depths, known))
+                depths[obj.id] = depth
+                self._recent.put(obj.id, (obj.type_num, data))
+                rows.append({"position": position, "sha": obj.id.decode("ascii"), "type": obj.type_num,
+                             "base": base.decode("ascii") if base else None, "depth": depth})
             position += 1
-        if new:
-            store.add_objects([(obj, None) for obj in new.values()])
-        position = head[0] + 1 if head else 0
+        return rows
+
+    def _base_for(self, base: bytes | None, type_num: int, depths: dict[bytes, int],
+                  known: dict[bytes, int]) -> tuple[bytes, int] | None:
+        """(contents, stored depth) of a delta base worth using, or None."""
+        if base is None:
+            return None
+        depth = depths.get(base, known.get(base))
+        if depth is None or depth >= MAX_DELTA_DEPTH:
+            return None
+        item = self._recent.get(base)
+        if item is None and base in depths:
+            return None  # in the pack being written, and no longer at hand: stored whole
+        if item is None:
+            try:
+                item = self.object_store.get_raw(base)
+            except KeyError:
+                return None
+        return (item[1], depth) if item[0] == type_num else None
+
+    def _depths(self, conn, ids: set[bytes]) -> dict[bytes, int]:  # type: ignore[no-untyped-def]
+        """Stored chain depth of those of ``ids`` already cached."""
+        found: dict[bytes, int] = {}
+        listed = [sha.decode("ascii") for sha in ids]
+        for start in range(0, len(listed), 500):
+            for sha, depth in conn.execute(select(_introduced.c.sha, _introduced.c.depth)
+                                           .where(_introduced.c.sha.in_(listed[start:start + 500]))):
+                found[sha.encode("ascii")] = depth
+        return found
+
+    def _pack_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(_packs)).scalar_one()
+
+    def _join_packs(self) -> None:
+        """Join every pack into one, byte for byte (offsets move, deltas stay valid)."""
         with self.engine.begin() as conn:
-            conn.execute(insert(_commits), [{"position": position + i, "sha": sha.decode("ascii")}
-                                            for i, (sha, _) in enumerate(commits)])
-            if rows:
-                conn.execute(insert(_introduced), rows)
-            self.repo.refs[self.ref] = commits[-1][0]
-            conn.execute(delete(_state))
-            conn.execute(insert(_state).values(id=1, position=position + len(commits) - 1,
-                                               data=json.dumps(state).encode("utf-8")))
+            packs = conn.execute(select(_packs.c.seq, _packs.c.name, _packs.c.objects).order_by(_packs.c.seq)).all()
+            writer = _PackWriter(self.pack_dir)
+            for _seq, name, count in packs:
+                writer.copy(self.pack_dir / f"{name}.pack", load_pack_index(str(self.pack_dir / f"{name}.idx"), SHA1),
+                            count)
+            joined = writer.finish()
+            conn.execute(delete(_packs))
+            conn.execute(insert(_packs).values(name=joined, objects=writer.count))
+        for _seq, name, _count in packs:
+            if name != joined:
+                for suffix in (".idx", ".pack"):
+                    (self.pack_dir / f"{name}{suffix}").unlink(missing_ok=True)
+        self._objects.close()
+
+    def stream(self) -> tuple[int, Iterator[bytes]] | None:
+        """Every cached object as one pack: (object count, the pack's bytes); None if empty.
+
+        The packs are opened at once, so a join running meanwhile (which
+        deletes them) cannot take them away mid-stream.
+        """
+        with self.engine.connect() as conn:
+            packs = conn.execute(select(_packs.c.name, _packs.c.objects).order_by(_packs.c.seq)).all()
+        if not packs:
+            return None
+        try:
+            files = [open(self.pack_dir / f"{name}.pack", "rb") for name, _ in packs]
+        except FileNotFoundError:
+            return None  # joined meanwhile: the caller builds the pack object by object
+        return sum(count for _, count in packs), _concatenated(files)
 
     def position(self, sha: bytes) -> int | None:
         with self.engine.connect() as conn:
@@ -166,11 +323,188 @@ class ObjectCache:
     def reset(self) -> None:
         """Throw every cached object away (the caller holds :meth:`locked`)."""
         self.close()
+        self._wipe()
+        (self.directory / "format").write_text(FORMAT)
+        self._open_locked()
+
+    def _wipe(self) -> None:
         for child in self.directory.iterdir():
             if child.name != "lock":
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-        self._open_locked()
+        self._recent = RecentObjects()
 
     def close(self) -> None:
+        self._objects.close()
         self.engine.dispose()
         self.repo.close()
+
+
+class PackedObjects:
+    """The cached objects, read from the packs the index lists.
+
+    Unlike a plain git object store, a pack here may hold deltas against
+    objects of earlier packs (see the module's docstring): each pack
+    resolves those through this store. The list of packs is read again when
+    an object is not found (another process appended or joined packs).
+    """
+
+    def __init__(self, pack_dir: Path, names: Callable[[], list[str]]) -> None:
+        self._pack_dir = pack_dir
+        self._names = names
+        self._packs: dict[str, Pack] = {}
+
+    def _reload(self) -> None:
+        names = self._names()
+        for name in set(self._packs) - set(names):
+            self._packs.pop(name).close()
+        for name in names:
+            if name not in self._packs:
+                self._packs[name] = Pack(str(self._pack_dir / name), object_format=SHA1,
+                                         resolve_ext_ref=self.get_raw)
+
+    def _find(self, sha: bytes) -> Pack | None:
+        binary = hex_to_sha(sha) if len(sha) == 40 else sha
+        for attempt in range(2):
+            for pack in reversed(self._packs.values()):
+                if binary in pack:
+                    return pack
+            if attempt == 0:
+                self._reload()
+        return None
+
+    def __contains__(self, sha: object) -> bool:
+        return isinstance(sha, bytes) and self._find(sha) is not None
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        """(type, contents) of an object (40 hex digits or 20 bytes); KeyError when missing."""
+        binary = hex_to_sha(sha) if len(sha) == 40 else sha
+        for attempt in range(2):
+            pack = self._find(binary)
+            if pack is None:
+                break
+            try:
+                return pack.get_raw(binary)
+            except (FileNotFoundError, KeyError):
+                if attempt:
+                    raise
+                self._reload()  # joined meanwhile
+        raise KeyError(sha)
+
+    def __getitem__(self, sha: bytes) -> ShaFile:
+        type_num, data = self.get_raw(sha)
+        return ShaFile.from_raw_string(type_num, data, sha if len(sha) == 40 else None)
+
+    def close(self) -> None:
+        for pack in self._packs.values():
+            pack.close()
+        self._packs.clear()
+
+
+class _PackWriter:
+    """One new pack file in the cache, written as objects come, indexed when finished."""
+
+    def __init__(self, pack_dir: Path) -> None:
+        self.pack_dir = pack_dir
+        self.path = pack_dir / f"tmp-{os.getpid()}-{id(self)}.pack"
+        self._file: BinaryIO | None = None
+        self._entries: list[tuple[bytes, int, int]] = []
+        self._offsets: dict[bytes, int] = {}
+        self.offset = 12
+        self.count = 0
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            self._file = open(self.path, "wb")
+            self._file.write(b"PACK" + struct.pack(">II", 2, 0))  # the count is filled in by finish()
+        return self._file
+
+    def add(self, obj: CachedObject, data: bytes, base: bytes | None, base_item: tuple[bytes, int] | None) -> int:
+        """Write an object, as a delta against ``base`` when that pays; returns its chain depth."""
+        kind, base_ref, body, depth = obj.type_num, None, data, 0
+        if base is not None and base_item is not None:
+            delta = b"".join(create_delta(base_item[0], data))
+            if len(delta) < len(data):
+                written = self._offsets.get(base)
+                kind, base_ref = (OFS_DELTA, self.offset - written) if written is not None else (REF_DELTA,
+                                                                                                 hex_to_sha(base))
+                body, depth = delta, base_item[1] + 1
+        entry = bytes(pack_object_header(kind, base_ref, len(body), SHA1)) + zlib.compress(body)
+        self._open().write(entry)
+        self._entries.append((hex_to_sha(obj.id), self.offset, zlib.crc32(entry)))
+        self._offsets[obj.id] = self.offset
+        self.offset += len(entry)
+        self.count += 1
+        return depth
+
+    def copy(self, pack: Path, index: PackIndex, count: int) -> None:
+        """Append every entry of an existing pack unchanged."""
+        shift = self.offset - 12
+        out = self._open()
+        with open(pack, "rb") as source:
+            source.seek(12)
+            remaining = pack.stat().st_size - 32
+            while remaining > 0:
+                block = source.read(min(remaining, 1 << 20))
+                out.write(block)
+                remaining -= len(block)
+        self._entries.extend((sha, offset + shift, crc) for sha, offset, crc in index.iterentries())
+        self.offset += pack.stat().st_size - 32
+        self.count += count
+
+    def finish(self) -> str | None:
+        """Fill in the count, write the checksum and the index; returns the pack's name."""
+        if self._file is None:
+            return None
+        out = self._file
+        out.seek(8)
+        out.write(struct.pack(">I", self.count))
+        out.close()
+        digest = hashlib.sha1()
+        with open(self.path, "rb") as source:
+            while block := source.read(1 << 20):
+                digest.update(block)
+        checksum = digest.digest()
+        with open(self.path, "ab") as out:
+            out.write(checksum)
+        name = f"pack-{checksum.hex()}"
+        with open(self.pack_dir / f"tmp-{name}.idx", "wb") as index:
+            write_pack_index(index, sorted(self._entries), checksum)
+        os.rename(self.path, self.pack_dir / f"{name}.pack")
+        os.rename(self.pack_dir / f"tmp-{name}.idx", self.pack_dir / f"{name}.idx")
+        self._file = None
+        return name
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.path.unlink(missing_ok=True)
+
+
+def _chunks(made: Iterable[NewCommit], size: int) -> Iterator[list[NewCommit]]:
+    chunk: list[NewCommit] = []
+    for item in made:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _concatenated(files: list[BinaryIO]) -> Iterator[bytes]:
+    """The entries of packs (each without its header and checksum) as the body of one pack."""
+    try:
+        for handle in files:
+            handle.seek(0, os.SEEK_END)
+            remaining = handle.tell() - 32
+            handle.seek(12)
+            while remaining > 0:
+                block = handle.read(min(remaining, 1 << 20))
+                if not block:
+                    raise OSError(f"{handle.name} ended early")
+                yield block
+                remaining -= len(block)
+    finally:
+        for handle in files:
+            handle.close()

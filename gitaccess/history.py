@@ -15,10 +15,10 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from dulwich.objects import Blob, Commit, ShaFile
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gitaccess.errors import GitAccessError
@@ -28,7 +28,8 @@ from gitaccess.titles import Title
 from gitaccess.tree.aliases import Alias, AliasRegistry
 from gitaccess.tree.commits import Identity, make_commit, message, wiki_identity
 from gitaccess.tree.gittree import GitTree
-from gitaccess.tree.trees import build_tree
+from gitaccess.tree.trees import TreeObject
+from gitaccess.tree.view import Changes, Entry, RepositoryView
 from gitaccess.tree.layout import ALIASES_FILE, Layout
 from gitaccess.wiki import events, files
 from gitaccess.wiki.content import decode_text, text_row_id
@@ -62,7 +63,12 @@ class PageState:
 
 @dataclass
 class WikiState:
-    """Everything a commit's tree is made from, as of one journal position."""
+    """Everything a commit's tree is made from, as of one journal position.
+
+    Pages and Media files change through the methods below, which note what
+    each title showed before (``changed``), so the next tree is made from
+    what changed (:class:`RepositoryView`, kept in ``view``, not stored).
+    """
 
     pages: dict[int, PageState] = field(default_factory=dict)
     media: dict[str, str] = field(default_factory=dict)
@@ -70,15 +76,106 @@ class WikiState:
     published: dict[Title, int] = field(default_factory=dict)
     aliases: list[Alias] = field(default_factory=list)
     tree: str | None = None
+    changed: dict[Title, Entry | None | bool] = field(default_factory=dict, repr=False, compare=False)
+    #: Titles published for the first time since the tree was last made.
+    fresh: set[Title] = field(default_factory=set, repr=False, compare=False)
+    view: RepositoryView | None = field(default=None, repr=False, compare=False)
+    _titles: dict[Title, list[int]] | None = field(default=None, repr=False, compare=False)
 
+    # --- looking up
     def page_at(self, namespace: int, dbkey: str) -> int | None:
-        for page_id, page in self.pages.items():
-            if (page.namespace, page.dbkey) == (namespace, dbkey):
-                return page_id
-        return None
+        """The page holding a title (the first, should a broken wiki have two)."""
+        ids = self._index().get(Title(namespace, dbkey))
+        return ids[0] if ids else None
+
+    def _index(self) -> dict[Title, list[int]]:
+        if self._titles is None:
+            self._titles = {}
+            for page_id, page in self.pages.items():
+                self._titles.setdefault(Title(page.namespace, page.dbkey), []).append(page_id)
+        return self._titles
+
+    def entry(self, title: Title) -> Entry | None | bool:
+        """What the tree shows for a title: (model, blob), None, or False when two pages hold it."""
+        if title.namespace == MEDIA:
+            blob = self.media.get(title.dbkey)
+            return (None, blob) if blob is not None else None
+        ids = self._index().get(title, [])
+        if len(ids) > 1:
+            return False
+        page = self.pages[ids[0]] if ids else None
+        return (page.model, page.blob) if page is not None and page.blob is not None else None
+
+    # --- changing
+    def _touch(self, title: Title) -> None:
+        if title not in self.changed:
+            self.changed[title] = self.entry(title)
+
+    def add_page(self, page_id: int, page: PageState) -> None:
+        self.remove_page(page_id)
+        title = Title(page.namespace, page.dbkey)
+        self._touch(title)
+        self.pages[page_id] = page
+        ids = self._index().setdefault(title, [])
+        if ids:
+            self._titles = None  # two pages at one title: rebuilt in page order when next needed
+        ids.append(page_id)
+
+    def remove_page(self, page_id: int) -> None:
+        page = self.pages.get(page_id)
+        if page is None:
+            return
+        title = Title(page.namespace, page.dbkey)
+        index = self._index()
+        self._touch(title)
+        del self.pages[page_id]
+        if len(index.get(title, ())) > 1:
+            self._titles = None
+        else:
+            index.pop(title, None)
+
+    def set_text(self, page_id: int, model: str, blob: str | None, timestamp: str) -> None:
+        page = self.pages[page_id]
+        self._touch(Title(page.namespace, page.dbkey))
+        page.model, page.blob, page.timestamp = model, blob, timestamp
+
+    def rename_page(self, page_id: int, namespace: int, dbkey: str) -> None:
+        page = self.pages[page_id]
+        self.remove_page(page_id)
+        page.namespace, page.dbkey = namespace, dbkey
+        self.add_page(page_id, page)
+
+    def set_media(self, name: str, blob: str | None) -> None:
+        self._touch(Title(MEDIA, name))
+        if blob is None:
+            self.media.pop(name, None)
+        else:
+            self.media[name] = blob
+
+    def keep_pages(self, keep: Callable[[PageState], bool]) -> None:
+        """Drop every page ``keep`` refuses (a new layout); the next tree is placed afresh."""
+        self.pages = {k: p for k, p in self.pages.items() if keep(p)}
+        self._titles = None
+        self.view = None
+
+    def take_changes(self) -> tuple[Changes | None, set[Title]]:
+        """Each title changed since the last call: (before, now), None when a title had two
+        pages; and the titles published for the first time meanwhile."""
+        changed, self.changed = self.changed, {}
+        fresh, self.fresh = self.fresh, set()
+        result = {}
+        for title, old in changed.items():
+            new = self.entry(title)
+            if old is False or new is False:
+                return None, fresh
+            result[title] = (old, new)
+        return result, fresh
 
     def publish(self, page: PageState) -> None:
-        self.published.setdefault(Title(page.namespace, page.dbkey), len(self.published))
+        title = Title(page.namespace, page.dbkey)
+        if title not in self.published:
+            self.published[title] = len(self.published)
+            self.fresh.add(title)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,6 +236,8 @@ class Marks:
         return cls(int(data["rev"]), int(data["log"]), gaps["rev_gaps"], gaps["log_gaps"])
 
 
+#: Journaled commits whose activity is read from the database together while replaying.
+REPLAY_CHUNK = 500
 #: How long an id missing below the high-water marks is looked for (a long MediaWiki transaction).
 GAP_SECONDS = 3600
 #: A jump of ids larger than this (an import with explicit ids) is not tracked id by id.
@@ -150,7 +249,9 @@ class Made:
     """A commit with the objects it introduced (itself included)."""
 
     commit: Commit
-    objects: list[ShaFile]
+    objects: list[ShaFile | TreeObject]
+    #: object -> its likely delta base (the page's previous blob, the directory's previous tree)
+    bases: dict[bytes, bytes] = field(default_factory=dict)
 
 
 def group(found: Iterable[Event], rc_order: dict[tuple[str, int], int] | None = None) -> Iterator[Unit]:
@@ -184,10 +285,16 @@ class Builder:
         self.conn = conn
         self.state = state
         self.marks = marks
-        self.objects: list[ShaFile] = []
+        self.objects: list[ShaFile | TreeObject] = []
+        self.bases: dict[bytes, bytes] = {}
 
-    def _keep(self, obj: ShaFile) -> str:
+    def _keep(self, obj: ShaFile | TreeObject, base: str | bytes | None = None) -> str:
+        """Keep a new object; ``base``, an object the parent commit has, is its likely delta base."""
         self.objects.append(obj)
+        if base:
+            base = base if isinstance(base, bytes) else base.encode("ascii")
+            if base != obj.id:
+                self.bases[obj.id] = base
         return obj.id.decode("ascii")
 
     # --- applying activity
@@ -208,13 +315,13 @@ class Builder:
             namespace, dbkey = self._title_when_made(event)
             if not self.layout.is_included(namespace):
                 return False  # the state holds only what the repository shows
-            page = self.state.pages[event.page_id] = PageState(namespace, dbkey, event.model, None, "")
+            page = PageState(namespace, dbkey, event.model, None, "")
+            self.state.add_page(event.page_id, page)
         if event.timestamp < page.timestamp or event.deleted & DELETED_TEXT:
             # An imported old revision leaves the newer text, as in MediaWiki; hidden
             # text never enters a commit. Either way the revision still has its commit.
             return True
-        page.model, page.timestamp = event.model, event.timestamp
-        page.blob = self._text_blob(event)
+        self.state.set_text(event.page_id, event.model, self._text_blob(event, page.blob), event.timestamp)
         self.state.publish(page)
         return True
 
@@ -233,22 +340,23 @@ class Builder:
         page_id = entry.page_id if entry.page_id in state.pages else state.page_at(entry.namespace, entry.dbkey)
         if entry.action == "delete":
             if page_id is not None:
-                del state.pages[page_id]
-            if entry.namespace == FILE:
-                state.media.pop(entry.dbkey, None)
+                state.remove_page(page_id)
+            if entry.namespace == FILE and entry.dbkey in state.media:
+                state.set_media(entry.dbkey, None)
         elif entry.type == "move":
             target = self.site.titles.parse(str(entry.params.get("4::target", "")))
             if not self.layout.is_included(target.namespace):
                 if page_id is not None:
-                    del state.pages[page_id]  # moved out of the repository
+                    state.remove_page(page_id)  # moved out of the repository
             elif page_id is not None:
-                moved = state.pages[page_id]
-                moved.namespace, moved.dbkey = target.namespace, target.dbkey
-                state.publish(moved)
+                state.rename_page(page_id, target.namespace, target.dbkey)
+                state.publish(state.pages[page_id])
             else:
                 self._refresh(target.namespace, target.dbkey)  # moved into the repository
             if entry.namespace == FILE and entry.dbkey in state.media:
-                state.media[target.dbkey] = state.media.pop(entry.dbkey)
+                blob = state.media[entry.dbkey]
+                state.set_media(entry.dbkey, None)
+                state.set_media(target.dbkey, blob)
         elif entry.type == "upload":
             timestamp = str(entry.params.get("img_timestamp") or entry.timestamp)
             self._set_file(entry.dbkey, timestamp)
@@ -268,10 +376,12 @@ class Builder:
             return
         newest = max(found, key=lambda e: (e.timestamp, e.rev_id))
         old = self.state.page_at(namespace, dbkey)
+        base = None
         if old is not None:
-            del self.state.pages[old]
-        page = PageState(namespace, dbkey, newest.model, self._text_blob(newest), newest.timestamp)
-        self.state.pages[newest.page_id] = page
+            base = self.state.pages[old].blob
+            self.state.remove_page(old)
+        page = PageState(namespace, dbkey, newest.model, self._text_blob(newest, base), newest.timestamp)
+        self.state.add_page(newest.page_id, page)
         self.state.publish(page)
         if namespace == FILE:
             current = self._current_file(dbkey, when or newest.timestamp)
@@ -280,7 +390,7 @@ class Builder:
 
     def relayout(self, old: Layout | None) -> None:
         """Apply a new layout: pages of namespaces it leaves out go, those it adds come in."""
-        self.state.pages = {k: p for k, p in self.state.pages.items() if self.layout.is_included(p.namespace)}
+        self.state.keep_pages(lambda page: self.layout.is_included(page.namespace))
         if not self.layout.is_included(FILE):
             self.state.media.clear()
         added = self.layout.included - (old.included if old else frozenset())
@@ -288,15 +398,13 @@ class Builder:
             self._refresh(namespace, dbkey)
 
     # --- objects
-    def _text_blob(self, event: RevisionEvent) -> str:
-        t = self.db.tables
-        row = self.conn.execute(
-            select(t.text.c.old_text, t.text.c.old_flags).where(t.text.c.old_id == text_row_id(event.content_address))
-        ).first()
+    def _text_blob(self, event: RevisionEvent, previous: str | None) -> str:
+        """The blob of a revision's text; the page's ``previous`` blob is its delta base."""
+        row = self.conn.execute(self.history.text_query, {"old_id": text_row_id(event.content_address)}).first()
         if row is None:
             raise HistoryError(f"revision {event.rev_id}: its text row is missing from the database")
         text = decode_text(row[0], row[1] or "", f" (revision {event.rev_id})")
-        return self._keep(Blob.from_string(text.encode("utf-8")))
+        return self._keep(Blob.from_string(text.encode("utf-8")), previous)
 
     def _set_file(self, name: str, timestamp: str) -> None:
         """Media/<name> becomes the version uploaded at ``timestamp``; a version whose
@@ -306,9 +414,9 @@ class Builder:
             log.warning("File:%s: the version uploaded at %s is not in the upload directory %s; "
                         "Media/%s is left out of the repository", name, timestamp,
                         self.site.config.upload_directory, name)
-            self.state.media.pop(name, None)
+            self.state.set_media(name, None)
         else:
-            self.state.media[name] = self._keep(Blob.from_string(data))
+            self.state.set_media(name, self._keep(Blob.from_string(data), self.state.media.get(name)))
 
     def _current_file(self, name: str, before: str) -> str | None:
         """The timestamp of a file's newest version at or before a moment."""
@@ -323,7 +431,32 @@ class Builder:
 
     # --- trees and commits
     def tree(self) -> tuple[str, list[Alias]]:
-        """The state's root tree (storing new tree objects); returns (tree id, new aliases)."""
+        """The state's root tree (keeping new tree objects); returns (tree id, new aliases).
+
+        What changed since the last tree is applied to the kept view when that
+        needs no new placement; otherwise every page is placed again.
+        """
+        state = self.state
+        changes, fresh = state.take_changes()
+        view = state.view
+        new_aliases = None
+        if (view is not None and view.layout is self.layout and view.tree == state.tree
+                and view.aliases == state.aliases and changes is not None):
+            new_aliases = view.update(changes, fresh)
+        if new_aliases is None:
+            view, new_aliases = self._place_all()
+        elif new_aliases:
+            xml = view.registry.to_xml(self.layout.codec)
+            view.files.set(ALIASES_FILE, BLOB_MODE, self._aliases_blob(view, xml))
+            state.aliases = list(view.aliases)
+        root, trees = view.files.flush()
+        for tree in trees:
+            self._keep(tree, tree.base)
+        state.tree = view.tree = root.decode("ascii")
+        return state.tree, new_aliases
+
+    def _place_all(self) -> tuple[RepositoryView, list[Alias]]:
+        """Place every page; returns the new view and the aliases the placement added."""
         state = self.state
         visible = {(p.namespace, p.dbkey): (p.model, p.blob) for p in state.pages.values() if p.blob is not None}
         visible.update({(MEDIA, name): (None, blob) for name, blob in state.media.items()})
@@ -332,19 +465,24 @@ class Builder:
             [(ns, key, model) for (ns, key), (model, _) in visible.items()], AliasRegistry(state.aliases), order)
         for title, reason in placement.skipped.items():
             log.warning("%s has no place in the repository: %s", self.layout.full_text(title), reason)
-        entries = {path: (BLOB_MODE, visible[(t.namespace, t.dbkey)][1]) for path, t in placement.paths.items()}
+        entries = {path: (BLOB_MODE, visible[(t.namespace, t.dbkey)][1].encode("ascii"))
+                   for path, t in placement.paths.items()}
+        view = RepositoryView(self.gittree, state.view.files if state.view else None)
         if placement.aliases_xml is not None:
-            entries[ALIASES_FILE] = (BLOB_MODE, self._keep(Blob.from_string(placement.aliases_xml)))
-        built = build_tree(entries)
-        for tree in built.trees:
-            self.objects.append(tree)
+            entries[ALIASES_FILE] = (BLOB_MODE, self._aliases_blob(view, placement.aliases_xml))
+        view.placed(placement, entries)
         state.aliases = list(placement.registry)
-        state.tree = built.root.id.decode("ascii")
-        return state.tree, list(placement.new_aliases)
+        state.view = view
+        return view, list(placement.new_aliases)
+
+    def _aliases_blob(self, view: RepositoryView, xml: bytes) -> bytes:
+        """Keep Aliases.xml's new blob (its previous version the delta base); returns its id."""
+        previous = view.files.files.get(ALIASES_FILE)
+        return self._keep(Blob.from_string(xml), previous[1] if previous else None).encode("ascii")
 
     def commit(self, commit: Commit) -> Made:
-        made = Made(commit, [*self.objects, commit])
-        self.objects = []
+        made = Made(commit, [*self.objects, commit], self.bases)
+        self.objects, self.bases = [], {}
         return made
 
 
@@ -356,6 +494,9 @@ class History:
         self.site = site
         self.db = site.db
         self._layouts: dict[int, Layout] = {}
+        text = self.db.tables.text
+        #: A revision's text row, as one statement compiled once (it runs for every revision).
+        self.text_query = select(text.c.old_text, text.c.old_flags).where(text.c.old_id == bindparam("old_id"))
 
     # --- layouts
     def layout(self, conn: Connection, layout_id: int) -> Layout:
@@ -424,13 +565,15 @@ class History:
                         or events.present(self.db, conn, "log", marks.log_gaps))
 
     # --- catching up
-    def catch_up(self, state: WikiState, head: bytes | None) -> list[Made]:
+    def catch_up(self, state: WikiState, head: bytes | None) -> Iterator[Made]:
         """Journal every unit of new wiki activity as a commit, in one transaction.
 
         ``state`` and ``head`` are the cache's, which must be the journal's
-        head (else :class:`StaleCache`); the state is updated in place.
+        head (else :class:`StaleCache`); the state is updated in place. The
+        commits come one by one (the cache stores them as they come, so a
+        long history is never all in memory); the transaction commits once
+        the last has been taken, so the caller must store them only after that.
         """
-        made: list[Made] = []
         self.ensure_journal_row()
         with self.db.write() as conn:
             marks = self.marks(conn, lock=True)
@@ -449,14 +592,14 @@ class History:
                 tree, aliases = builder.tree()
                 commit = self.layout_commit(layout_id, tree.encode("ascii"), head)
                 self._append(conn, commit, Unit(), aliases, context, layout_id)
-                made.append(builder.commit(commit))
+                yield builder.commit(commit)
                 head = commit.id
             found = [*events.revisions_after(self.db, conn, marks.rev, rev_mark),
                      *events.logs_after(self.db, conn, marks.log, log_mark)]
             late_revs = events.present(self.db, conn, "rev", marks.rev_gaps)
             late_logs = events.present(self.db, conn, "log", marks.log_gaps)
-            found += [e for i in late_revs for e in events.revisions_after(self.db, conn, i - 1, i)]
-            found += [e for i in late_logs for e in events.logs_after(self.db, conn, i - 1, i)]
+            found += events.revisions_with_ids(self.db, conn, late_revs)
+            found += events.logs_with_ids(self.db, conn, late_logs)
             new_marks = Marks(
                 max(marks.rev, rev_mark), max(marks.log, log_mark),
                 _gaps(marks.rev_gaps, late_revs, self._missing(conn, "rev", marks.rev, rev_mark)),
@@ -467,15 +610,14 @@ class History:
                 is_revision = builder.apply(unit)
                 tree, aliases = builder.tree()
                 if not is_revision and tree == previous:
-                    builder.objects = []
+                    builder.objects, builder.bases = [], {}
                     continue
                 commit = self.commit_for(unit, tree.encode("ascii"), [head] if head else [])
                 self._append(conn, commit, unit, aliases, context, layout_id)
-                made.append(builder.commit(commit))
+                yield builder.commit(commit)
                 head = commit.id
             gs = self.db.tables.git_site
             conn.execute(update(gs).where(gs.c.gs_key == JOURNAL_KEY).values(gs_value=new_marks.to_json()))
-        return made
 
     def _missing(self, conn: Connection, kind: str, after: int, upto: int) -> list[int]:
         """Ids in (after, upto] that no row has (yet)."""
@@ -513,7 +655,8 @@ class History:
                 layout_id: int, *, kind: str | None = None) -> None:
         t = self.db.tables
         name, _, email = commit.author.decode("utf-8").rpartition(" <")
-        seq = conn.execute(insert(t.git_hash).values(
+        # Statements without .values(): SQLAlchemy compiles each once, not once per commit.
+        seq = conn.execute(insert(t.git_hash), dict(
             gh_sha1=commit.id.decode("ascii"), gh_tree=commit.tree.decode("ascii"),
             gh_parents=" ".join(p.decode("ascii") for p in commit.parents),
             gh_author_name=name, gh_author_email=email[:-1], gh_author_time=commit.author_time,
@@ -524,13 +667,14 @@ class History:
             gh_rev_mark=marks.rev, gh_log_mark=marks.log, gh_layout=layout_id,
         )).inserted_primary_key[0]
         sha = commit.id.decode("ascii")
-        for revision in unit.revisions:
-            conn.execute(insert(t.git_edit_hash).values(geh_sha1=sha, geh_rev_id=revision.rev_id))
-        for entry in unit.logs:
-            conn.execute(insert(t.git_status_modify_hash).values(gsmh_sha1=sha, gsmh_log_id=entry.log_id))
-        for alias in aliases:
-            conn.execute(insert(t.git_alias).values(
-                ga_path=alias.path, ga_namespace=alias.title.namespace, ga_title=alias.title.dbkey, ga_seq=seq))
+        if unit.revisions:
+            conn.execute(insert(t.git_edit_hash), [{"geh_sha1": sha, "geh_rev_id": r.rev_id} for r in unit.revisions])
+        if unit.logs:
+            conn.execute(insert(t.git_status_modify_hash),
+                         [{"gsmh_sha1": sha, "gsmh_log_id": e.log_id} for e in unit.logs])
+        if aliases:
+            conn.execute(insert(t.git_alias), [{"ga_path": a.path, "ga_namespace": a.title.namespace,
+                                                "ga_title": a.title.dbkey, "ga_seq": seq} for a in aliases])
 
     # --- pushes
     def current_layout(self, conn: Connection) -> int:
@@ -538,9 +682,9 @@ class History:
         return self._current_layout_id(conn, self._head_layout(conn))
 
     def append_pushed(self, conn: Connection, commit: Commit, unit: Unit, marks: Marks, layout_id: int,
-                      registry: list[Alias], side: list[Commit], objects: Any) -> None:
+                      registry: list[Alias], side: list[Commit], objects: Any) -> list[ShaFile]:
         """Journal a pushed commit byte for byte, with the aliases its Aliases.xml set and the
-        side-branch objects the wiki cannot make again."""
+        side-branch objects the wiki cannot make again; returns those objects."""
         t = self.db.tables
         self._append(conn, commit, unit, [], marks, layout_id, kind="push")
         gh, ga = t.git_hash, t.git_alias
@@ -554,13 +698,14 @@ class History:
         for alias in wanted - active:
             conn.execute(insert(ga).values(ga_path=alias.path, ga_namespace=alias.title.namespace,
                                            ga_title=alias.title.dbkey, ga_seq=seq))
-        stored: set[bytes] = set()
+        stored: dict[bytes, ShaFile] = {}
         for obj in _side_objects(side, objects):
             if obj.id not in stored:
-                stored.add(obj.id)
+                stored[obj.id] = obj
                 conn.execute(insert(t.git_object).values(go_sha1=obj.id.decode("ascii"), go_type=obj.type_num,
                                                          go_data=obj.as_raw_string(),
                                                          go_push=commit.id.decode("ascii")))
+        return list(stored.values())
 
     def save_marks(self, conn: Connection, marks: Marks, *, created: tuple[set[int], set[int]],
                    previous: Marks) -> None:
@@ -589,20 +734,33 @@ class History:
                 start = conn.execute(select(gh.c.gh_seq).where(gh.c.gh_sha1 == after.decode("ascii"))).scalar()
                 if start is None:
                     raise StaleCache(f"the cache's head {after.decode()} is no longer in the journal (redacted)")
-            rows = conn.execute(select(gh).where(gh.c.gh_seq > start).order_by(gh.c.gh_seq)).all()
-            for row in rows:
-                yield self._replay_one(conn, state, row._mapping)
+            rows = [r._mapping for r in conn.execute(select(gh).where(gh.c.gh_seq > start).order_by(gh.c.gh_seq))]
+            for first in range(0, len(rows), REPLAY_CHUNK):
+                chunk = rows[first:first + REPLAY_CHUNK]
+                units = self._units_of(conn, [row["gh_sha1"] for row in chunk])
+                for row in chunk:
+                    yield self._replay_one(conn, state, row, units[row["gh_sha1"]])
 
     def _unit_of(self, conn: Connection, sha: str) -> Unit:
         """The wiki activity a journaled commit stands for, read again from the database."""
+        return self._units_of(conn, [sha])[sha]
+
+    def _units_of(self, conn: Connection, shas: list[str]) -> dict[str, Unit]:
+        """:meth:`_unit_of` for many commits at once: a few queries, not a few per commit."""
         t = self.db.tables
-        rev_ids = conn.execute(select(t.git_edit_hash.c.geh_rev_id).where(t.git_edit_hash.c.geh_sha1 == sha)).scalars()
-        log_ids = conn.execute(select(t.git_status_modify_hash.c.gsmh_log_id)
-                               .where(t.git_status_modify_hash.c.gsmh_sha1 == sha)).scalars()
-        return Unit(
-            revisions=[e for i in sorted(rev_ids) for e in events.revisions_after(self.db, conn, i - 1, i)],
-            logs=[e for i in sorted(log_ids) for e in events.logs_after(self.db, conn, i - 1, i)],
-        )
+        geh, gsmh = t.git_edit_hash, t.git_status_modify_hash
+        rev_ids: dict[str, list[int]] = {sha: [] for sha in shas}
+        log_ids: dict[str, list[int]] = {sha: [] for sha in shas}
+        for sha, rev_id in conn.execute(select(geh.c.geh_sha1, geh.c.geh_rev_id).where(geh.c.geh_sha1.in_(shas))):
+            rev_ids[sha].append(rev_id)
+        for sha, log_id in conn.execute(select(gsmh.c.gsmh_sha1, gsmh.c.gsmh_log_id)
+                                        .where(gsmh.c.gsmh_sha1.in_(shas))):
+            log_ids[sha].append(log_id)
+        revisions = {e.rev_id: e for e in events.revisions_with_ids(self.db, conn, (i for v in rev_ids.values()
+                                                                                     for i in v))}
+        logs = {e.log_id: e for e in events.logs_with_ids(self.db, conn, (i for v in log_ids.values() for i in v))}
+        return {sha: Unit(revisions=[revisions[i] for i in sorted(rev_ids[sha]) if i in revisions],
+                          logs=[logs[i] for i in sorted(log_ids[sha]) if i in logs]) for sha in shas}
 
     def _rebuild(self, conn: Connection, state: WikiState, row: Any, parents: list[bytes], *,
                  redacting: bool = False, unit: Unit | None = None) -> tuple[Made, list[Alias], Unit]:
@@ -651,10 +809,10 @@ class History:
             builder.objects.append(ShaFile.from_raw_string(kind, bytes(data), raw_sha.encode("ascii")))
         return builder.commit(commit), [], unit
 
-    def _replay_one(self, conn: Connection, state: WikiState, row: Any) -> Made:
+    def _replay_one(self, conn: Connection, state: WikiState, row: Any, unit: Unit) -> Made:
         t = self.db.tables
         parents = [p.encode("ascii") for p in row["gh_parents"].split()]
-        made, aliases, unit = self._rebuild(conn, state, row, parents)
+        made, aliases, unit = self._rebuild(conn, state, row, parents, unit=unit)
         expected = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
             select(t.git_alias.c.ga_path, t.git_alias.c.ga_namespace, t.git_alias.c.ga_title)
             .where(t.git_alias.c.ga_seq == row["gh_seq"]))]

@@ -18,6 +18,7 @@ import logging
 import stat
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterator, Mapping
 
 from dulwich.objects import Commit, ShaFile, Tree
@@ -25,7 +26,7 @@ from sqlalchemy import Connection
 
 from gitaccess.accounts import Account
 from gitaccess.errors import EditConflict, GitAccessError, PageExists, PageMissing
-from gitaccess.history import Builder, Marks, Unit, WikiState
+from gitaccess.history import Builder, Made, Marks, Unit, WikiState
 from gitaccess.namespaces import FILE, MEDIA
 from gitaccess.permissions import Rights, protection_levels, protection_problem
 from gitaccess.repository import WikiRepository
@@ -34,7 +35,8 @@ from gitaccess.titles import Title
 from gitaccess.tree.aliases import AliasesError, AliasRegistry
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import ALIASES_FILE, PathError
-from gitaccess.tree.portable import path_problem
+from gitaccess.tree.portable import collision_key, path_problem
+from gitaccess.tree.trees import TreeObject
 from gitaccess.wiki import events
 from gitaccess.wiki.writer import Editor, WikiWriter
 
@@ -98,13 +100,15 @@ class Receiver:
             raise PushRefused(STALE)
         chain, side = self._commits(new, head, objects)
         progress(f"checking {len(chain)} commits")
+        checked: set[tuple[str, int]] = set()
         for commit in chain + side:
-            self._check_objects(commit.tree, objects, summary_of(commit))
+            self._check_objects(commit.tree, objects, summary_of(commit), checked)
         editor = Editor(account.name, account.user_id, account.groups, ip=address)
         rights = Rights(account.groups, account.grants)
         self.history.ensure_journal_row()
         with self.site.db.write() as conn:
-            self._apply(conn, chain, side, head, objects, editor, rights, progress)
+            made, state = self._apply(conn, chain, side, head, objects, editor, rights, progress)
+        self.repository.store(made, state, head)
         self.repository.refresh()
         progress(f"applied {len(chain)} commits to the wiki")
 
@@ -148,9 +152,17 @@ class Receiver:
         return chain, side
 
     # ------------------------------------------------------------------ objects
-    def _check_objects(self, tree_id: bytes, objects: Mapping[bytes, ShaFile], where: str) -> None:
-        """Every path of a pushed tree is safe: plain files and directories, portable names."""
+    def _check_objects(self, tree_id: bytes, objects: Mapping[bytes, ShaFile], where: str,
+                       checked: set[tuple[str, int]]) -> None:
+        """Every path of a pushed tree is safe: plain files and directories, portable names.
+
+        ``checked`` holds the (path, mode) pairs an earlier commit's check
+        passed, so a commit costs what it changed.
+        """
         for path, mode, _sha in _walk(tree_id, objects):
+            if (path, mode) in checked:
+                continue
+            checked.add((path, mode))
             if stat.S_ISLNK(mode):
                 raise PushRefused(f"{path}: symbolic links cannot be pushed to the wiki ({where})")
             if mode == GITLINK_MODE:
@@ -169,7 +181,10 @@ class Receiver:
 
     # ------------------------------------------------------------------ applying
     def _apply(self, conn: Connection, chain: list[Commit], side: list[Commit], head: bytes | None,
-               objects: Mapping[bytes, ShaFile], editor: Editor, rights: Rights, progress: Progress) -> None:
+               objects: Mapping[bytes, ShaFile], editor: Editor, rights: Rights, progress: Progress
+               ) -> tuple[list[Made], WikiState]:
+        """Make the chain's changes in the wiki and journal its commits; returns the commits with
+        the objects they introduced, and the state after them (what the cache then holds)."""
         history = self.history
         marks = history.marks(conn, lock=True)  # the caller made sure the journal row exists
         if history.head(conn) != head:
@@ -193,22 +208,35 @@ class Receiver:
                   for p in state.pages.values() if p.blob is not None}
         before.update({Title(MEDIA, name): Page(blob, None, served_path(Title(MEDIA, name), None))
                        for name, blob in state.media.items()})
+        paths = {page.path: title for title, page in before.items()}
+        previous = objects[head].tree if head else None
+        clash_checked: set[tuple[str, bytes]] = set()
         created_revs: set[int] = set()
         created_logs: set[int] = set()
+        made: list[Made] = []
         for number, commit in enumerate(chain, 1):
             where = f"commit {commit.id.decode()[:12]} ({summary_of(commit)[:60]})"
             progress(f"applying commit {number}/{len(chain)}")
-            registry, after = self._pages(gittree, registry, commit, objects, where)
-            changes = _changes(before, after)
+            changed = list(_diff(previous, commit.tree, objects))
+            found = None
+            if previous is not None and all(path != ALIASES_FILE for path, _, _ in changed):
+                found = self._changed_pages(gittree, registry, commit.tree, objects, where, (before, paths),
+                                            changed, clash_checked)
+            if found is None:
+                registry, after = self._pages(gittree, registry, commit, objects, where)
+                paths = {page.path: title for title, page in after.items()}
+                touched = [*before, *(t for t in after if t not in before)]
+            else:
+                after, paths, touched = found
+            previous = commit.tree
+            changes = _changes(before, after, touched)
             first_log = marks.log if number == 1 else max(created_logs, default=marks.log)
             made_revs, made_logs = len(writer.made_revisions), len(writer.made_logs)
             self._write(writer, changes, before, after, objects, editor, rights, summary_of(commit), where)
             # Only this push's own rows: another writer's, committed meanwhile, are not this commit's.
             unit = Unit(
-                revisions=[e for i in writer.made_revisions[made_revs:]
-                           for e in events.revisions_after(self.site.db, conn, i - 1, i)],
-                logs=[e for i in writer.made_logs[made_logs:]
-                      for e in events.logs_after(self.site.db, conn, i - 1, i)],
+                revisions=events.revisions_with_ids(self.site.db, conn, writer.made_revisions[made_revs:]),
+                logs=events.logs_with_ids(self.site.db, conn, writer.made_logs[made_logs:]),
             )
             last_rev = max(writer.made_revisions, default=marks.rev)
             created_revs.update(r.rev_id for r in unit.revisions)
@@ -221,11 +249,13 @@ class Receiver:
                 raise PushRefused(f"{where}: the wiki would show this commit's tree differently "
                                   f"({_difference(commit.tree, tree.encode('ascii'), objects, builder)}); "
                                   "fetch to see how the wiki names these pages")
-            history.append_pushed(conn, commit, unit, Marks(last_rev, first_log), layout_id,
-                                  list(registry), side if number == len(chain) else [], objects)
+            builder.objects += history.append_pushed(conn, commit, unit, Marks(last_rev, first_log), layout_id,
+                                                     list(registry), side if number == len(chain) else [], objects)
+            made.append(builder.commit(commit))
             before = after
         new_marks = Marks(*events.high_water_marks(self.site.db, conn), marks.rev_gaps, marks.log_gaps)
         history.save_marks(conn, new_marks, created=(created_revs, created_logs), previous=marks)
+        return made, state
 
     def _state(self, head: bytes | None) -> WikiState:
         """A copy of the wiki state at the served head, to apply the push to."""
@@ -264,6 +294,59 @@ class Receiver:
                 raise PushRefused(f"{pages[title].path}: its {missing} ({pair.dbkey}) is missing; a File page "
                                   f"and its Media file come and go together ({where})")
         return registry, pages
+
+    def _changed_pages(self, gittree: GitTree, registry: AliasRegistry, tree: bytes,
+                       objects: Mapping[bytes, ShaFile], where: str,
+                       current: tuple[dict[Title, Page], dict[str, Title]],
+                       changed: list[tuple[str, bytes | None, bytes | None]],
+                       clash_checked: set[tuple[str, bytes]],
+                       ) -> tuple[dict[Title, Page], dict[str, Title], list[Title]] | None:
+        """The pages after a commit that changed only ``changed`` (Aliases.xml untouched):
+        (pages, path -> title, the titles touched), checking only what changed.
+
+        None when the commit breaks a rule that involves other pages too (two
+        files for one page, clashing names, a lone File page or Media file, a
+        path that is not a page's): :meth:`_pages` then checks the whole tree
+        and names the problem exactly as it would for any push.
+        """
+        before, paths = current
+        after, new_paths = dict(before), dict(paths)
+        touched: list[Title] = []
+        for path, old, _new in changed:
+            if old is not None:
+                title = new_paths.pop(path, None)
+                if title is None:
+                    return None
+                del after[title]
+                touched.append(title)
+        added = False
+        for path, old, new in changed:
+            if new is None:
+                continue
+            try:
+                title, model = gittree.path_to_title(path, registry)
+            except PathError:
+                return None
+            title = Title(title.namespace, title.dbkey)
+            if title in after:
+                return None
+            data = objects[new].as_raw_string()
+            if title.namespace == MEDIA:
+                self._check_upload(path, title.dbkey, data, where)
+            else:
+                self._check_text(path, data, model, where)
+            after[title] = Page(new.decode("ascii"), model, path)
+            new_paths[path] = title
+            touched.append(title)
+            added |= old is None
+        if added and _names_clash(tree, objects, clash_checked):
+            return None
+        for title in touched:
+            if title.namespace in (FILE, MEDIA):
+                pair = Title(MEDIA if title.namespace == FILE else FILE, title.dbkey)
+                if (title in after) != (pair in after):
+                    return None
+        return after, new_paths, list(dict.fromkeys(touched))
 
     def _check_upload(self, path: str, name: str, data: bytes, where: str) -> None:
         """$wgFileExtensions and $wgMaxUploadSize, as the configuration sets them."""
@@ -356,26 +439,72 @@ def _text(writer: WikiWriter, title: Title) -> str:
 
 def _walk(tree_id: bytes, objects: Mapping[bytes, ShaFile], prefix: str = "") -> Iterator[tuple[str, int, bytes]]:
     """(path, mode, sha) of every file under a tree."""
+    for name, mode, sha in _entries(tree_id, objects, prefix):
+        path = prefix + name
+        if stat.S_ISDIR(mode):
+            yield from _walk(sha, objects, path + "/")
+        else:
+            yield path, mode, sha
+
+
+def _entries(tree_id: bytes, objects: Mapping[bytes, ShaFile], prefix: str) -> list[tuple[str, int, bytes]]:
     tree = objects[tree_id]
     if not isinstance(tree, Tree):
         raise PushRefused(f"{prefix or 'the root'}: {tree_id.decode()} is not a tree")
-    for entry in tree.iteritems():
-        path = prefix + entry.path.decode("utf-8", errors="surrogateescape")
-        if stat.S_ISDIR(entry.mode):
-            yield from _walk(entry.sha, objects, path + "/")
-        else:
-            yield path, entry.mode, entry.sha
+    return [(e.path.decode("utf-8", errors="surrogateescape"), e.mode, e.sha) for e in tree.iteritems()]
 
 
-def _changes(before: dict[Title, Page], after: dict[Title, Page]) -> Changes:
-    """Wiki operations turning one tree's pages into the next one's.
+def _names_clash(tree_id: bytes, objects: Mapping[bytes, ShaFile], checked: set[tuple[str, bytes]],
+                 prefix: str = "") -> bool:
+    """Do two names of one directory (or a name and the root's Aliases.xml) become one on a
+    case-insensitive system? Directories in ``checked`` are known not to, and skipped."""
+    if (prefix, tree_id) in checked:
+        return False
+    held: dict[str, tuple[str, bool]] = {} if prefix else {_collision_key(ALIASES_FILE): (ALIASES_FILE, False)}
+    for name, mode, sha in _entries(tree_id, objects, prefix):
+        is_directory = stat.S_ISDIR(mode)
+        key = _collision_key(name)
+        if held.setdefault(key, (name, is_directory)) != (name, is_directory):
+            return True
+        if is_directory and _names_clash(sha, objects, checked, f"{prefix}{name}/"):
+            return True
+    checked.add((prefix, tree_id))
+    return False
+
+
+#: Names recur from commit to commit; their keys are worth remembering.
+_collision_key = lru_cache(maxsize=1 << 16)(collision_key)
+
+
+def _diff(old: bytes | None, new: bytes | None, objects: Mapping[bytes, ShaFile],
+          prefix: str = "") -> Iterator[tuple[str, bytes | None, bytes | None]]:
+    """(path, old blob, new blob) of each file that differs between two trees, in path order;
+    subtrees with one id are skipped, so this costs the directories that changed."""
+    before = {name: (mode, sha) for name, mode, sha in _entries(old, objects, prefix)} if old else {}
+    after = {name: (mode, sha) for name, mode, sha in _entries(new, objects, prefix)} if new else {}
+    changed = {name for name, _ in set(before.items()) ^ set(after.items())}
+    for name in sorted(changed):
+        was, now = before.get(name), after.get(name)
+        was_tree = was is not None and stat.S_ISDIR(was[0])
+        now_tree = now is not None and stat.S_ISDIR(now[0])
+        if was_tree or now_tree:
+            yield from _diff(was[1] if was_tree else None, now[1] if now_tree else None, objects,
+                             f"{prefix}{name}/")
+        if not was_tree and was is not None or not now_tree and now is not None:
+            yield (f"{prefix}{name}", None if was_tree or was is None else was[1],
+                   None if now_tree or now is None else now[1])
+
+
+def _changes(before: dict[Title, Page], after: dict[Title, Page], touched: list[Title]) -> Changes:
+    """Wiki operations turning one tree's pages into the next one's; ``touched`` lists every
+    title that may differ (removed ones in the old tree's order, then added ones).
 
     A removed page whose exact content reappears under a new title is a move
     (without redirect); a changed extension is a content-model change.
     """
     changes = Changes()
-    removed = [t for t in before if t not in after]
-    added = [t for t in after if t not in before]
+    removed = [t for t in touched if t in before and t not in after]
+    added = [t for t in touched if t in after and t not in before]
     by_blob: dict[str, list[Title]] = {}
     for title in removed:
         if title.namespace != MEDIA:
@@ -391,8 +520,8 @@ def _changes(before: dict[Title, Page], after: dict[Title, Page]) -> Changes:
             changes.creates.append(title)
     moved = {old for old, _ in changes.moves}
     changes.deletes = [t for t in removed if t not in moved and t.namespace != MEDIA]
-    for title in after:
-        if title not in before:
+    for title in touched:
+        if title not in before or title not in after:
             continue
         if title.namespace == MEDIA:
             if before[title].blob != after[title].blob:
@@ -433,8 +562,8 @@ def _difference(pushed: bytes, rebuilt: bytes, objects: Mapping[bytes, ShaFile],
 class _Objects(dict):  # type: ignore[type-arg]
     """Pushed objects plus those the rebuild made."""
 
-    def __init__(self, pushed: Mapping[bytes, ShaFile], made: list[ShaFile]) -> None:
-        super().__init__({obj.id: obj for obj in made})
+    def __init__(self, pushed: Mapping[bytes, ShaFile], made: list[ShaFile | TreeObject]) -> None:
+        super().__init__({obj.id: ShaFile.from_raw_string(obj.type_num, obj.as_raw_string(), obj.id) for obj in made})
         self.pushed = pushed
 
     def __missing__(self, sha: bytes) -> ShaFile:

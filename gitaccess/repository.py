@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from gitaccess.cache import ObjectCache
 from gitaccess.history import History, Made, StaleCache, WikiState
@@ -18,10 +18,6 @@ from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
 
 log = logging.getLogger(__name__)
-
-#: Commits stored per pack while replaying a long journal (bounds memory).
-REPLAY_BATCH = 2000
-
 
 class WikiRepository:
     """One site's history: journal in the database, objects in the local cache."""
@@ -31,6 +27,21 @@ class WikiRepository:
         self.history = History(site)
         directory = cache_directory or site.config.data_directory / "cache" / site.config.repository
         self.cache = ObjectCache(directory, self.head())
+
+    #: Per cache directory, (cache head, state there) while this process holds the state the cache
+    #: stored last; shared by the process's threads, used and changed only under the cache's lock.
+    _kept_states: dict[Path, tuple[bytes | None, WikiState]] = {}
+
+    @property
+    def _kept(self) -> tuple[bytes | None, WikiState] | None:
+        return self._kept_states.get(self.cache.directory)
+
+    @_kept.setter
+    def _kept(self, value: tuple[bytes | None, WikiState] | None) -> None:
+        if value is None:
+            self._kept_states.pop(self.cache.directory, None)
+        else:
+            self._kept_states[self.cache.directory] = value
 
     # --- keeping up
     def refresh(self) -> None:
@@ -42,39 +53,53 @@ class WikiRepository:
         if (cached[1] if cached else None) == journal_head and not self.history.behind(marks):
             return
         with self.cache.locked():
+            kept, self._kept = self._kept, None  # changed below: kept again once stored
             for _attempt in range(3):
                 try:
-                    state = self._replay()
+                    state = self._replay(kept)
                 except StaleCache:
                     self.cache.reset()  # history was redacted: rebuild from the journal
-                    state = self._replay()
+                    state = self._replay(None)
                 head = self.cache.head()
+                kept = (head[1] if head else None, state)
                 try:
-                    made = self.history.catch_up(state, head[1] if head else None)
+                    self._store(self.history.catch_up(state, head[1] if head else None), state)
                 except StaleCache:
                     continue  # another server journaled meanwhile: replay its commits, then try again
-                self._store(made, state)
                 return
 
-    def _replay(self) -> WikiState:
-        """The cache brought to the journal's head; returns the state there."""
+    def _replay(self, kept: tuple[bytes | None, WikiState] | None) -> WikiState:
+        """The cache brought to the journal's head; returns the state there.
+
+        ``kept`` is a state this process still holds and the cache head it
+        belongs to: used when the cache has not moved since, it spares
+        reading the stored state and placing every page again.
+        """
         head = self.cache.head()
-        stored = self.cache.state()
-        state = WikiState.from_json(stored) if head and stored else WikiState()
-        batch: list[Made] = []
-        for made in self.history.replay(state, head[1] if head else None):
-            batch.append(made)
-            if len(batch) >= REPLAY_BATCH:
-                self._store(batch, state)
-                batch = []
-        if batch:
-            self._store(batch, state)
+        if kept is not None and kept[0] == (head[1] if head else None):
+            state = kept[1]
+        else:
+            stored = self.cache.state()
+            state = WikiState.from_json(stored) if head and stored else WikiState()
+        self.cache.append(self.history.replay(state, head[1] if head else None), state.to_json)
         return state
 
     def _store(self, made: Iterable[Made], state: WikiState) -> None:
-        commits = [(m.commit.id, m.objects) for m in made]
-        if commits:
-            self.cache.append(commits, state.to_json())
+        self.cache.append(made, state.to_json)
+        head = self.cache.head()
+        self._kept = (head[1] if head else None, state)
+
+    def store(self, made: list[Made], state: WikiState, parent: bytes | None) -> None:
+        """Cache commits just journaled on top of ``parent`` (a push's), sparing their replay.
+
+        If the cache moved meanwhile, nothing is stored: the next refresh
+        replays them from the journal instead.
+        """
+        with self.cache.locked():
+            head = self.cache.head()
+            if (head[1] if head else None) == parent:
+                self._kept = None
+                self._store(made, state)
 
     # --- what upload-pack asks
     def refs(self) -> dict[bytes, bytes]:
@@ -95,6 +120,9 @@ class WikiRepository:
 
     def introduced(self, commit: bytes) -> list[ObjectEntry]:
         return [ObjectEntry(*entry) for entry in self.cache.introduced(commit)]
+
+    def whole_pack(self) -> tuple[int, Iterator[bytes]] | None:
+        return self.cache.stream()
 
     def close(self) -> None:
         self.cache.close()

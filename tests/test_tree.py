@@ -12,7 +12,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from dulwich.objects import Blob, Commit
+from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
 from gitaccess.config import DEFAULT_EXCLUDED, DEFAULT_EXTENSIONS
@@ -32,11 +32,11 @@ from gitaccess.namespaces import (
 )
 from gitaccess.titles import Title, TitleCodec
 from gitaccess.tree.aliases import Alias, AliasesError, AliasRegistry
-from gitaccess.tree.claims import first_conflict
+from gitaccess.tree.claims import Claims, first_conflict
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import ALIASES_FILE, Layout, PathError, included_namespaces
 from gitaccess.tree.portable import is_portable_path
-from gitaccess.tree.trees import build_tree
+from gitaccess.tree.trees import FileTree, build_tree
 
 RECIPES = 3000
 NO_ALIASES = AliasRegistry()
@@ -348,18 +348,70 @@ def test_build_tree_nests_and_sorts_like_git() -> None:
         "a.wiki": (0o100644, blob.id.decode()),
         "z": (0o100644, blob.id),
     }
-    built = build_tree(files)
-    assert built.trees[-1] is built.root and len(built.trees) == 3
-    names = [entry.path for entry in built.root.iteritems()]
+    root, trees = build_tree(files)
+    assert trees[-1].id == root and len(trees) == 3
+    names = [entry.path for entry in Tree.from_raw_string(Tree.type_num, trees[-1].data).iteritems()]
     assert names == [b"a.b", b"a.wiki", b"a", b"z"]  # git sorts a directory as 'a/'
-    for tree_object in built.trees:
-        tree_object.check()
+    for tree_object in trees:
+        parsed = Tree.from_raw_string(Tree.type_num, tree_object.data)
+        parsed.check()
+        assert parsed.id == tree_object.id
     with pytest.raises(ValueError, match="file and a directory"):
         build_tree({"a": (0o100644, blob.id), "a/b": (0o100644, blob.id)})
     with pytest.raises(ValueError, match="file and a directory"):
         build_tree({"a/b": (0o100644, blob.id), "a": (0o100644, blob.id)})
     with pytest.raises(ValueError):
         build_tree({"a//b": (0o100644, blob.id)})
+
+
+def _dulwich_tree(files: dict[str, bytes]) -> bytes:
+    """The root id dulwich's own Tree class gives the same files, built from scratch."""
+    nested: dict[str, object] = {}
+    for path, sha in files.items():
+        *directories, name = path.split("/")
+        node = nested
+        for directory in directories:
+            node = node.setdefault(directory, {})  # type: ignore[assignment]
+        node[name] = sha
+
+    def make(node: dict[str, object]) -> Tree:
+        tree = Tree()
+        for name, value in node.items():
+            sha = make(value).id if isinstance(value, dict) else value
+            tree.add(name.encode(), 0o040000 if isinstance(value, dict) else 0o100644, sha)  # type: ignore[arg-type]
+        return tree
+
+    return make(nested).id
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_file_tree_kept_between_commits_matches_a_fresh_build(seed: int) -> None:
+    """Adding, changing and removing files a few at a time gives git's ids, and every new tree
+    names the previous version of its directory as its base."""
+    rng = random.Random(seed)
+    kept = FileTree()
+    files: dict[str, bytes] = {}
+    earlier: set[bytes] = set()
+    for step in range(1500):
+        if files and rng.random() < 0.3:
+            path = rng.choice(sorted(files))
+            kept.remove(path)
+            del files[path]
+        else:
+            path = "/".join(rng.choice("abcAB") for _ in range(rng.randint(1, 3))) + rng.choice(["", ".wiki"])
+            sha = Blob.from_string(str(step).encode()).id
+            try:
+                kept.set(path, 0o100644, sha)
+                files[path] = sha
+            except ValueError:
+                assert any(p.startswith(path + "/") or path.startswith(p + "/") for p in files)
+        if step % rng.choice([1, 5, 37]) == 0:
+            root, made = kept.flush()
+            assert root == _dulwich_tree(files)
+            for tree in made:
+                assert Tree.from_raw_string(Tree.type_num, tree.data).id == tree.id
+                assert tree.base is None or tree.base in earlier
+            earlier |= {tree.id for tree in made}
 
 
 # --- Git's own verdict -------------------------------------------------------------------
@@ -376,11 +428,11 @@ def write_repository(directory: Path, files: dict[str, bytes]) -> bytes:
         blob = Blob.from_string(content)
         repo.object_store.add_object(blob)
         entries[path] = (0o100644, blob.id)
-    built = build_tree(entries)
-    for tree_object in built.trees:
-        repo.object_store.add_object(tree_object)
+    root, trees = build_tree(entries)
+    for tree_object in trees:
+        repo.object_store.add_object(Tree.from_raw_string(Tree.type_num, tree_object.data))
     commit = Commit()
-    commit.tree = built.root.id
+    commit.tree = root
     commit.author = commit.committer = b"gitaccess <gitaccess@localhost>"
     commit.author_time = commit.commit_time = 1700000000
     commit.author_timezone = commit.commit_timezone = 0
@@ -389,7 +441,7 @@ def write_repository(directory: Path, files: dict[str, bytes]) -> bytes:
     repo.refs[b"refs/heads/master"] = commit.id
     repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/master")
     repo.close()
-    return built.root.id
+    return root
 
 
 def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -626,3 +678,27 @@ def test_the_translation_needs_no_database_web_framework_or_network() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_claims_given_back_equal_claims_made_afresh(seed: int) -> None:
+    """Claiming and releasing paths in any order leaves the same names taken as claiming only the
+    paths still held (what a full placement computes)."""
+    rng = random.Random(seed)
+    kept = Claims()
+    held: set[str] = set()
+    for _ in range(400):
+        if held and rng.random() < 0.4:
+            path = rng.choice(sorted(held))
+            kept.release(path)
+            held.discard(path)
+        else:
+            path = "/".join(rng.choice(["a", "A", "b", "B/c", "ä"]) for _ in range(rng.randint(1, 3)))
+            if kept.conflict(path) is None and path not in held:
+                kept.claim(path)
+                held.add(path)
+        fresh = Claims()
+        for path in sorted(held):
+            fresh.claim(path)
+        probes = ["a", "A", "b", "a/b", "A/b", "B", "B/c", "b/C", "ä/a", "Ä"]
+        assert [kept.conflict(p) is None for p in probes] == [fresh.conflict(p) is None for p in probes]

@@ -101,6 +101,10 @@ class GitDirRepository:
     def introduced(self, commit: bytes) -> Sequence[ObjectEntry]:
         return self._introduced[self._positions[commit]]
 
+    def whole_pack(self) -> None:
+        """None: this test repository keeps no ready pack."""
+        return None
+
     def _sync(self) -> None:
         """Follow the branch: extend the line when it moved forward, rebuild it otherwise."""
         try:

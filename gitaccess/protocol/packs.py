@@ -46,10 +46,10 @@ class PackStats:
     thin_deltas: int = 0
 
 
-class _BaseCache:
+class RecentObjects:
     """Contents of recently written objects, bounded by total size."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int = BASE_CACHE_BYTES) -> None:
         self._items: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
         self._limit = limit
         self._size = 0
@@ -83,7 +83,7 @@ class PackWriter:
         self._sha1 = hashlib.sha1()
         self._offset = 0
         self._offsets: dict[bytes, tuple[int, int]] = {}  # sha -> (offset, delta depth)
-        self._cache = _BaseCache(BASE_CACHE_BYTES)
+        self._cache = RecentObjects()
         self.stats = PackStats()
         for chunk in pack_header_chunks(count):
             self._emit(chunk)

@@ -9,7 +9,7 @@ proportional to what is new, whatever the length of the history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
 
 
@@ -66,4 +66,13 @@ class ServedRepository(Protocol):
         branch's commits and their new objects. "First" means not reachable
         from any earlier commit of the line, so the objects introduced after
         position p are exactly what a client holding commit p lacks.
+        """
+
+    def whole_pack(self) -> tuple[int, Iterator[bytes]] | None:
+        """Every object of the history as the entries of one pack, when kept ready.
+
+        (object count, the entries' bytes: a pack without its header and
+        checksum, deltas as ofs-deltas or against objects earlier in it).
+        A clone of the whole line streams it; None makes upload-pack build
+        the pack object by object.
         """

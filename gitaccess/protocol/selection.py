@@ -67,6 +67,8 @@ class Selection:
     unshallow: list[bytes] = field(default_factory=list)
     #: Every base hint outside the pack names an object the client has (usable for a thin pack).
     bases_on_client: bool = False
+    #: The client lacks everything and wants the whole line: the repository's ready pack fits.
+    whole: bool = False
 
     @cached_property
     def entries(self) -> list[ObjectEntry]:
@@ -139,6 +141,10 @@ class History:
         if not shallows and not deepen.requested:
             selection = self._introduced_after(common, top)
             sent = range(common + 1, top + 1)
+            head = self.refs.get(self.repo.head())
+            selection.whole = (common < 0 and head is not None and top == self.repo.position(head)
+                               and all(self.repo.position(w) is not None for w in wants)
+                               and not any(name.startswith(b"refs/tags/") for name in self.refs))
         else:
             selection, sent = _ShallowSelection(self, common, top, shallows, deepen).select(positions)
         objects = selection.list_entries

@@ -10,8 +10,11 @@ is answered with one ``ERR`` line rather than a broken pack.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import logging
 import re
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -87,7 +90,7 @@ class Reply:
     def __init__(self, head: bytes, pack: tuple[History, Selection, Transfer] | None = None) -> None:
         self.head = head
         self._pack = pack
-        if pack is not None:
+        if pack is not None and not pack[1].whole:
             pack[1].entries  # noqa: B018 - computed now, on purpose (see above)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -401,6 +404,12 @@ def _stream_pack(history: History, selection: Selection, transfer: Transfer) -> 
     out: list[bytes] = []
     band = Sideband(out.append, transfer.sideband)
     progress = _Progress(band, transfer.progress)
+    ready = history.repo.whole_pack() if selection.whole and transfer.ofs_delta else None
+    if ready is not None:
+        yield from _stream_ready_pack(band, progress, out, *ready)
+        if transfer.sideband:
+            yield FLUSH_PKT
+        return
     entries = selection.entries
     total = len(entries)
     progress.done("Counting objects", total)
@@ -430,6 +439,28 @@ def _stream_pack(history: History, selection: Selection, transfer: Transfer) -> 
     yield from out
 
 
+def _stream_ready_pack(band: Sideband, progress: _Progress, out: list[bytes], total: int,
+                       entries: Iterator[bytes]) -> Iterator[bytes]:
+    """A clone's pack from the entries the repository keeps ready: copied, not recomputed."""
+    progress.done("Counting objects", total)
+    digest = hashlib.sha1()
+    header = b"PACK" + struct.pack(">II", 2, total)
+    sent = 0
+    for block in itertools.chain([header], entries):
+        digest.update(block)
+        band.write(block)
+        sent += len(block)
+        progress.update_bytes("Sending objects", sent)
+        yield from out
+        out.clear()
+    band.write(digest.digest())
+    band.flush()
+    progress.line(f"Total {total}, reused {total}, pack-reused {total}\n")
+    log.info("upload-pack: sent the whole history, %d objects in %d bytes, as kept ready", total, sent)
+    yield from out
+    out.clear()
+
+
 class _Progress:
     """git-style progress lines on side-band 2, updated at most every PROGRESS_INTERVAL."""
 
@@ -443,6 +474,12 @@ class _Progress:
         if self._enabled and now - self._last >= PROGRESS_INTERVAL:
             self._last = now
             self._band.progress(f"{title}: {done * 100 // total:3d}% ({done}/{total})\r")
+
+    def update_bytes(self, title: str, sent: int) -> None:
+        now = time.monotonic()
+        if self._enabled and now - self._last >= PROGRESS_INTERVAL:
+            self._last = now
+            self._band.progress(f"{title}: {sent / (1 << 20):.2f} MiB\r")
 
     def done(self, title: str, total: int) -> None:
         self.line(f"{title}: 100% ({total}/{total}), done.\n")

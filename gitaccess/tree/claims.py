@@ -5,6 +5,8 @@ cannot, nor a file and a directory whose names differ only by case. A
 :class:`Claims` records, per directory, each name taken (by its collision
 key) and whether it is a file or a directory: a directory may be shared by
 many paths when spelled exactly alike, anything else claims a key once.
+A path can be given back (:meth:`Claims.release`): a directory stays taken
+while any other path still runs through it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class Claims:
 
     def __init__(self) -> None:
         self._taken: dict[tuple[str, str], tuple[str, bool]] = {}
+        self._uses: dict[tuple[str, str], int] = {}  # paths running through each directory
 
     def holder(self, parent: str, name: str) -> tuple[str, bool] | None:
         """(exact name, is a directory) of what holds ``name``'s key in ``parent``."""
@@ -59,12 +62,34 @@ class Claims:
         components = path.split("/")
         for index, name in enumerate(components):
             is_directory = index < len(components) - 1
-            self._taken.setdefault((parent, collision_key(name)), (name, is_directory))
+            key = (parent, collision_key(name))
+            if self._taken.setdefault(key, (name, is_directory)) == (name, True) and is_directory:
+                self._uses[key] = self._uses.get(key, 0) + 1
+            parent = f"{parent}/{name}" if parent else name
+
+    def release(self, path: str) -> None:
+        """Give back a path taken with :meth:`claim`: its file name, and each of its
+        directories no other path runs through."""
+        parent = ""
+        components = path.split("/")
+        for index, name in enumerate(components):
+            key = (parent, collision_key(name))
+            if index < len(components) - 1:
+                uses = self._uses.get(key, 0) - 1
+                if uses > 0:
+                    self._uses[key] = uses
+                elif self._taken.get(key) == (name, True):
+                    del self._taken[key]
+                    self._uses.pop(key, None)
+            elif self._taken.get(key) == (name, False):
+                del self._taken[key]
             parent = f"{parent}/{name}" if parent else name
 
     def claim_directory(self, parent: str, name: str) -> None:
-        """Take a directory name that may hold nothing yet (a namespace directory)."""
-        self._taken.setdefault((parent, collision_key(name)), (name, True))
+        """Take a directory name that may hold nothing yet (a namespace directory), for good."""
+        key = (parent, collision_key(name))
+        if self._taken.setdefault(key, (name, True)) == (name, True):
+            self._uses[key] = self._uses.get(key, 0) + 1
 
     def claim_file(self, parent: str, name: str) -> None:
         """Take a file name that no page may have (Aliases.xml)."""

@@ -45,7 +45,8 @@ class Placement:
     the entries this placement added (or changed, when a content-model change
     changed an alias's extension) and the caller must persist; ``skipped``
     are pages whose database title no file can name (the reason says why),
-    which the caller should report."""
+    which the caller should report; ``claims`` lets a next commit place a
+    new page without placing all again (:mod:`gitaccess.tree.view`)."""
 
     paths: dict[str, Title]
     titles: dict[Title, str]
@@ -53,6 +54,8 @@ class Placement:
     new_aliases: tuple[Alias, ...]
     aliases_xml: bytes | None = field(repr=False)
     skipped: dict[Title, str] = field(default_factory=dict)
+    #: Every name taken once all pages are placed.
+    claims: Claims = field(default_factory=Claims, repr=False, compare=False)
 
 
 class GitTree:
@@ -106,14 +109,14 @@ class GitTree:
                 needs_alias.append(title)
         new_aliases = []
         for title in needs_alias:  # pass 4
-            path = self._new_alias(title, models[title], claims)
+            path = self.new_alias(title, models[title], claims)
             claims.claim(path)
             placed[title] = path
             new_aliases.append(Alias(path, title))
         updated = registry.with_aliases(new_aliases) if new_aliases else registry
         paths = {path: title for title, path in sorted(placed.items(), key=lambda item: item[1])}
         xml = updated.to_xml(self.layout.codec) if len(updated) else None
-        return Placement(paths, dict(placed), updated, tuple(new_aliases), xml, skipped)
+        return Placement(paths, dict(placed), updated, tuple(new_aliases), xml, skipped, claims)
 
     def _current_pages(
         self, pages: Iterable[tuple[int, str, str | None]]
@@ -161,7 +164,7 @@ class GitTree:
         split = self.layout.split_extension(path.rsplit("/", 1)[-1])
         return split is not None and split[1] == extension
 
-    def _new_alias(self, title: Title, model: str | None, claims: Claims) -> str:
+    def new_alias(self, title: Title, model: str | None, claims: Claims) -> str:
         """A new alias path: in the deepest subpage directory that can be kept,
         with the rest of the title in one escaped file name."""
         layout = self.layout

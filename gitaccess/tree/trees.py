@@ -1,13 +1,20 @@
-"""Git tree objects for a finished layout: {path: (mode, blob id)} -> nested trees.
+"""Git tree objects for the files of a commit, kept from one commit to the next.
 
-The git layer hands over every file of a commit; this builds the tree
-objects bottom-up with dulwich, which orders entries as git does (a
-directory sorts as if its name ended with '/'), so the ids are git's.
-Pure: dulwich is used only as an object format.
+A wiki's history changes a page or two per commit, while a namespace may
+hold thousands of pages in one directory. :class:`FileTree` keeps every
+directory's entries in git's order, as encoded bytes, so a commit costs the
+directories along the changed paths: a lookup and a join, not a rebuild of
+every tree. Each new tree names the version it replaced, the delta base a
+pack wants. Ids are git's: entries sort as git sorts them (a directory as if
+its name ended with '/').
+
+Pure: no database, no I/O.
 """
 
 from __future__ import annotations
 
+import hashlib
+from bisect import bisect_left
 from typing import Mapping, NamedTuple
 
 from dulwich.objects import Tree
@@ -15,49 +22,124 @@ from dulwich.objects import Tree
 TREE_MODE = 0o040000
 
 
-class BuiltTree(NamedTuple):
-    """The root tree and every tree object under it (children first, root last)."""
+class TreeObject(NamedTuple):
+    """A tree made by :class:`FileTree`: its id and contents (as git stores them), and the
+    id of the same directory's previous version (None for a new directory)."""
 
-    root: Tree
-    trees: list[Tree]
+    id: bytes
+    data: bytes
+    base: bytes | None = None
+
+    type_num = Tree.type_num
+
+    def as_raw_string(self) -> bytes:
+        return self.data
 
 
-def build_tree(files: Mapping[str, tuple[int, bytes | str]]) -> BuiltTree:
-    """Tree objects, bottom-up, for {path: (mode, blob id in hex)}.
+class _Directory:
+    """One directory: entries sorted by git's key, with their encoded bytes alongside."""
 
-    Raises ValueError for a path that is not a clean relative path or that
-    is both a file and a directory.
-    """
-    root: dict[str, object] = {}
-    for path, (mode, sha) in files.items():
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []  # name, plus "/" for a directory
+        self.chunks: list[bytes] = []
+        self.subdirectories: dict[str, _Directory] = {}
+        self.files: set[str] = set()
+        self.dirty: set[str] = set()  # subdirectories changed since the last flush
+        self.id: bytes | None = None
+        self.changed = True
+
+    def put(self, key: bytes, chunk: bytes) -> None:
+        index = bisect_left(self.keys, key)
+        if index < len(self.keys) and self.keys[index] == key:
+            self.chunks[index] = chunk
+        else:
+            self.keys.insert(index, key)
+            self.chunks.insert(index, chunk)
+        self.changed = True
+
+    def drop(self, key: bytes) -> None:
+        """Remove an entry, if it was written yet (a new directory is written when flushed)."""
+        index = bisect_left(self.keys, key)
+        if index < len(self.keys) and self.keys[index] == key:
+            del self.keys[index], self.chunks[index]
+            self.changed = True
+
+
+class FileTree:
+    """The trees of a set of files, {path: (mode, blob id)}, updated a file at a time."""
+
+    def __init__(self) -> None:
+        self._root = _Directory()
+        self.files: dict[str, tuple[int, bytes]] = {}
+
+    def set(self, path: str, mode: int, sha: bytes) -> None:
+        """Add or change a file. Raises ValueError for a path that is not a clean relative
+        path or that would be both a file and a directory."""
+        if self.files.get(path) == (mode, sha):
+            return
         problem = _raw_path_problem(path)
         if problem:
             raise ValueError(f"{path!r}: {problem}")
-        components = path.split("/")
-        node = root
-        for name in components[:-1]:
-            child = node.setdefault(name, {})
-            if not isinstance(child, dict):
-                raise ValueError(f"{path!r}: {name!r} is a file and a directory")
-            node = child
-        if components[-1] in node:
-            raise ValueError(f"{path!r} is a file and a directory, or listed twice")
-        node[components[-1]] = (mode, sha.encode("ascii") if isinstance(sha, str) else sha)
-    trees: list[Tree] = []
-    return BuiltTree(_make_tree(root, trees), trees)
+        *parents, name = path.split("/")
+        directory = self._root
+        for part in parents:
+            if part in directory.files:
+                raise ValueError(f"{path!r}: {part!r} is a file and a directory")
+            directory.dirty.add(part)
+            directory = directory.subdirectories.setdefault(part, _Directory())
+        if name in directory.subdirectories:
+            raise ValueError(f"{path!r} is a file and a directory")
+        directory.files.add(name)
+        encoded = name.encode("utf-8")
+        directory.put(encoded, b"%o %s\0%s" % (mode, encoded, bytes.fromhex(sha.decode("ascii"))))
+        self.files[path] = (mode, sha)
+
+    def remove(self, path: str) -> None:
+        """Remove a file; directories it leaves empty go too (git has no empty trees)."""
+        del self.files[path]
+        *parents, name = path.split("/")
+        trail = [self._root]
+        for part in parents:
+            trail.append(trail[-1].subdirectories[part])
+        trail[-1].files.discard(name)
+        trail[-1].drop(name.encode("utf-8"))
+        for parent, part, child in zip(reversed(trail[:-1]), reversed(parents), reversed(trail[1:])):
+            parent.changed = True
+            if child.files or child.subdirectories:
+                parent.dirty.add(part)
+            else:
+                del parent.subdirectories[part]
+                parent.dirty.discard(part)
+                parent.drop(part.encode("utf-8") + b"/")
+
+    def flush(self) -> tuple[bytes, list[TreeObject]]:
+        """The root tree's id, and the trees made since the last flush (children first)."""
+        made: list[TreeObject] = []
+        return _flush(self._root, made), made
 
 
-def _make_tree(node: dict[str, object], trees: list[Tree]) -> Tree:
-    tree = Tree()
-    for name, value in node.items():
-        if isinstance(value, dict):
-            child = _make_tree(value, trees)
-            tree.add(name.encode("utf-8"), TREE_MODE, child.id)
-        else:
-            mode, sha = value
-            tree.add(name.encode("utf-8"), mode, sha)
-    trees.append(tree)
-    return tree
+def _flush(directory: _Directory, made: list[TreeObject]) -> bytes:
+    for part in directory.dirty:
+        child_id = _flush(directory.subdirectories[part], made)
+        encoded = part.encode("utf-8")
+        directory.put(encoded + b"/", b"%o %s\0%s" % (TREE_MODE, encoded, bytes.fromhex(child_id.decode("ascii"))))
+    directory.dirty.clear()
+    if directory.changed or directory.id is None:
+        data = b"".join(directory.chunks)
+        new_id = hashlib.sha1(b"tree %d\0%s" % (len(data), data)).hexdigest().encode("ascii")
+        if new_id != directory.id:
+            made.append(TreeObject(new_id, data, directory.id))
+            directory.id = new_id
+        directory.changed = False
+    return directory.id
+
+
+def build_tree(files: Mapping[str, tuple[int, bytes | str]]) -> tuple[bytes, list[TreeObject]]:
+    """(root id, every tree object) for {path: (mode, blob id in hex)}, made from scratch."""
+    tree = FileTree()
+    for path, (mode, sha) in files.items():
+        tree.set(path, mode, sha.encode("ascii") if isinstance(sha, str) else sha)
+    return tree.flush()
 
 
 def _raw_path_problem(path: str) -> str | None:
@@ -68,4 +150,3 @@ def _raw_path_problem(path: str) -> str | None:
         if name in ("", ".", "..") or "\0" in name:
             return f"{name!r} cannot be a path component"
     return None
-

@@ -164,6 +164,33 @@ def revisions_after(db: WikiDatabase, conn: Connection, after: int, upto: int | 
         after = rows[-1]._mapping["rev_id"]
 
 
+def revisions_with_ids(db: WikiDatabase, conn: Connection, ids: Iterable[int]) -> list[RevisionEvent]:
+    """The revisions with these ids, by id: a query per run of nearby ids (a commit's, a push's)."""
+    chosen = set(ids)
+    return [e for low, high in _runs(chosen) for e in revisions_after(db, conn, low - 1, high) if e.rev_id in chosen]
+
+
+def logs_with_ids(db: WikiDatabase, conn: Connection, ids: Iterable[int]) -> list[LogEvent]:
+    """The tree-changing log entries with these ids, by id (as :func:`revisions_with_ids`)."""
+    chosen = set(ids)
+    return [e for low, high in _runs(chosen) for e in logs_after(db, conn, low - 1, high) if e.log_id in chosen]
+
+
+#: Ids further apart than this are read by separate queries rather than with everything between them.
+NEARBY = 2000
+
+
+def _runs(ids: set[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of ids no more than NEARBY apart."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(ids):
+        if runs and i - runs[-1][1] <= NEARBY:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
 def logs_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None = None, *,
                actions: frozenset[tuple[str, str]] | None = TREE_LOG_ACTIONS,
                types: tuple[str, ...] | None = None) -> Iterator[LogEvent]:
