@@ -797,7 +797,8 @@ class History:
         builder.apply(unit)
         state.aliases = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
             select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)
-            .where(ga.c.ga_seq <= seq, or_(ga.c.ga_until.is_(None), ga.c.ga_until > seq)))]
+            .where(ga.c.ga_seq <= seq, or_(ga.c.ga_until.is_(None), ga.c.ga_until > seq))
+            .order_by(ga.c.ga_path))]  # the registry's order: an unchanged registry keeps the view
         tree, new_aliases = builder.tree()
         commit = Commit.from_string(bytes(row["gh_raw"]))
         if commit.tree != tree.encode("ascii") or new_aliases:

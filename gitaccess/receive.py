@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -100,7 +101,7 @@ class Receiver:
             raise PushRefused(STALE)
         chain, side = self._commits(new, head, objects)
         progress(f"checking {len(chain)} commits")
-        checked: set[tuple[str, int]] = set()
+        checked: set[tuple[str, int | bytes]] = set()
         for commit in chain + side:
             self._check_objects(commit.tree, objects, summary_of(commit), checked)
         editor = Editor(account.name, account.user_id, account.groups, ip=address)
@@ -153,13 +154,13 @@ class Receiver:
 
     # ------------------------------------------------------------------ objects
     def _check_objects(self, tree_id: bytes, objects: Mapping[bytes, ShaFile], where: str,
-                       checked: set[tuple[str, int]]) -> None:
+                       checked: set[tuple[str, int | bytes]]) -> None:
         """Every path of a pushed tree is safe: plain files and directories, portable names.
 
-        ``checked`` holds the (path, mode) pairs an earlier commit's check
-        passed, so a commit costs what it changed.
+        ``checked`` holds the (directory, tree) and (path, mode) pairs an
+        earlier commit's check passed, so a commit costs what it changed.
         """
-        for path, mode, _sha in _walk(tree_id, objects):
+        for path, mode, _sha in _walk(tree_id, objects, skip=checked):
             if (path, mode) in checked:
                 continue
             checked.add((path, mode))
@@ -437,21 +438,41 @@ def _text(writer: WikiWriter, title: Title) -> str:
     return writer.titles.full_text(title)
 
 
-def _walk(tree_id: bytes, objects: Mapping[bytes, ShaFile], prefix: str = "") -> Iterator[tuple[str, int, bytes]]:
-    """(path, mode, sha) of every file under a tree."""
+def _walk(tree_id: bytes, objects: Mapping[bytes, ShaFile], prefix: str = "",
+          skip: set[tuple[str, int | bytes]] | None = None) -> Iterator[tuple[str, int, bytes]]:
+    """(path, mode, sha) of every file under a tree, but under the (directory, tree) pairs
+    in ``skip``; each directory walked is added to it."""
+    if skip is not None:
+        if (prefix, tree_id) in skip:
+            return
+        skip.add((prefix, tree_id))
     for name, mode, sha in _entries(tree_id, objects, prefix):
         path = prefix + name
         if stat.S_ISDIR(mode):
-            yield from _walk(sha, objects, path + "/")
+            yield from _walk(sha, objects, path + "/", skip)
         else:
             yield path, mode, sha
 
 
 def _entries(tree_id: bytes, objects: Mapping[bytes, ShaFile], prefix: str) -> list[tuple[str, int, bytes]]:
-    tree = objects[tree_id]
-    if not isinstance(tree, Tree):
-        raise PushRefused(f"{prefix or 'the root'}: {tree_id.decode()} is not a tree")
-    return [(e.path.decode("utf-8", errors="surrogateescape"), e.mode, e.sha) for e in tree.iteritems()]
+    """(name, mode, sha) of a tree's entries. A commit's diff reads its parent's trees again:
+    the last few parsed are kept (by id, which fixes their contents), per thread."""
+    parsed: dict[bytes, list[tuple[str, int, bytes]]] = _recent.__dict__.setdefault("trees", {})
+    found = parsed.get(tree_id)
+    if found is None:
+        tree = objects[tree_id]
+        if not isinstance(tree, Tree):
+            raise PushRefused(f"{prefix or 'the root'}: {tree_id.decode()} is not a tree")
+        found = [(e.path.decode("utf-8", errors="surrogateescape"), e.mode, e.sha) for e in tree.iteritems()]
+        parsed[tree_id] = found
+        if len(parsed) > PARSED_TREES:
+            del parsed[next(iter(parsed))]
+    return found
+
+
+#: Trees kept parsed, per thread.
+PARSED_TREES = 64
+_recent = threading.local()
 
 
 def _names_clash(tree_id: bytes, objects: Mapping[bytes, ShaFile], checked: set[tuple[str, bytes]],

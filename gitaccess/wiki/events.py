@@ -12,9 +12,10 @@ redirect it left behind).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Connection, and_, func, literal, select, union_all
+from sqlalchemy import Connection, and_, bindparam, func, literal, select, union_all
 
 from gitaccess.wiki import phpserial
 from gitaccess.wiki.database import WikiDatabase
@@ -97,7 +98,25 @@ def _log_params(raw: str | None) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _revision_query(db: WikiDatabase, after: int, upto: int | None) -> Any:
+@lru_cache(maxsize=64)
+def _revision_select(db: WikiDatabase, titled: bool, batch: int) -> Any:
+    """The query of :func:`revisions_after`, built once per database (building it costs more
+    than running it): revisions with ids in (:after, :upto], optionally of :namespace/:dbkey."""
+    t = db.tables
+    both = _revision_query(db, bindparam("after"), bindparam("upto"))
+    query = (
+        select(both, t.actor.c.actor_name, t.actor.c.actor_user, t.comment.c.comment_text)
+        .select_from(both)
+        .join(t.actor, t.actor.c.actor_id == both.c.actor)
+        .join(t.comment, t.comment.c.comment_id == both.c.comment_id, isouter=True)
+        .order_by(both.c.rev_id).limit(batch)
+    )
+    if titled:
+        query = query.where(both.c.namespace == bindparam("namespace"), both.c.dbkey == bindparam("dbkey"))
+    return query
+
+
+def _revision_query(db: WikiDatabase, after: Any, upto: Any) -> Any:
     """revision and archive rows, as one selectable with the same columns."""
     t = db.tables
     r, ar, p = t.revision, t.archive, t.page
@@ -128,28 +147,24 @@ def _revision_query(db: WikiDatabase, after: int, upto: int | None) -> Any:
         ar.c.ar_comment_id, ar.c.ar_minor_edit, ar.c.ar_deleted, ar.c.ar_sha1, t.content.c.content_address,
         t.content_models.c.model_name, t.slots.c.slot_origin, literal(1),
     ).select_from(ar)).where(ar.c.ar_rev_id > after)
-    if upto is not None:
-        live = live.where(r.c.rev_id <= upto)
-        gone = gone.where(ar.c.ar_rev_id <= upto)
+    live = live.where(r.c.rev_id <= upto)
+    gone = gone.where(ar.c.ar_rev_id <= upto)
     return union_all(live, gone).subquery()
+
+
+#: An id above every id: "no upper bound" for the prepared queries.
+NO_LIMIT = 2**31 - 1  # the largest PostgreSQL integer
 
 
 def revisions_after(db: WikiDatabase, conn: Connection, after: int, upto: int | None = None,
                     batch: int = 5000, title: tuple[int, str] | None = None) -> Iterator[RevisionEvent]:
     """Revisions with ids in (after, upto], by id, read in batches; optionally of one title only."""
-    t = db.tables
+    query = _revision_select(db, title is not None, batch)
     while True:
-        both = _revision_query(db, after, upto)
-        query = (
-            select(both, t.actor.c.actor_name, t.actor.c.actor_user, t.comment.c.comment_text)
-            .select_from(both)
-            .join(t.actor, t.actor.c.actor_id == both.c.actor)
-            .join(t.comment, t.comment.c.comment_id == both.c.comment_id, isouter=True)
-            .order_by(both.c.rev_id).limit(batch)
-        )
+        params = {"after": after, "upto": NO_LIMIT if upto is None else upto}
         if title is not None:
-            query = query.where(both.c.namespace == title[0], both.c.dbkey == title[1])
-        rows = conn.execute(query).all()
+            params.update(namespace=title[0], dbkey=title[1])
+        rows = conn.execute(query, params).all()
         for row in rows:
             m = row._mapping
             yield RevisionEvent(
