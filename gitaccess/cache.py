@@ -34,8 +34,8 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Se
 
 from dulwich.object_format import SHA1
 from dulwich.objects import ShaFile, hex_to_sha
-from dulwich.pack import OFS_DELTA, REF_DELTA, Pack, PackIndex, create_delta, load_pack_index, pack_object_header, \
-    write_pack_index
+from dulwich.pack import OFS_DELTA, REF_DELTA, Pack, PackFileDisappeared, PackIndex, create_delta, load_pack_index, \
+    pack_object_header, write_pack_index
 from dulwich.repo import Repo
 from sqlalchemy import (
     Column,
@@ -378,17 +378,23 @@ class PackedObjects:
     def get_raw(self, sha: bytes) -> tuple[int, bytes]:
         """(type, contents) of an object (40 hex digits or 20 bytes); KeyError when missing."""
         binary = hex_to_sha(sha) if len(sha) == 40 else sha
-        for attempt in range(2):
+        for _attempt in range(3):
             pack = self._find(binary)
             if pack is None:
                 break
             try:
                 return pack.get_raw(binary)
-            except (FileNotFoundError, KeyError):
-                if attempt:
-                    raise
-                self._reload()  # joined meanwhile
+            except (OSError, KeyError, PackFileDisappeared):
+                # Another process joined the packs and deleted this one: read the list again.
+                self._forget(pack)
         raise KeyError(sha)
+
+    def _forget(self, pack: Pack) -> None:
+        for name, held in list(self._packs.items()):
+            if held is pack:
+                del self._packs[name]
+                held.close()
+        self._reload()
 
     def __getitem__(self, sha: bytes) -> ShaFile:
         type_num, data = self.get_raw(sha)
