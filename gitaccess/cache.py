@@ -364,12 +364,19 @@ class PackedObjects:
 
     def _find(self, sha: bytes) -> Pack | None:
         binary = hex_to_sha(sha) if len(sha) == 40 else sha
-        for attempt in range(2):
-            for pack in reversed(self._packs.values()):
-                if binary in pack:
-                    return pack
+        for attempt in range(3):
+            try:
+                for pack in reversed(self._packs.values()):
+                    if binary in pack:
+                        return pack
+            except (OSError, PackFileDisappeared):
+                # Another process joined the packs and deleted this one: read the list again.
+                self._forget(pack)
+                continue
             if attempt == 0:
                 self._reload()
+            else:
+                break
         return None
 
     def __contains__(self, sha: object) -> bool:
@@ -385,8 +392,7 @@ class PackedObjects:
             try:
                 return pack.get_raw(binary)
             except (OSError, KeyError, PackFileDisappeared):
-                # Another process joined the packs and deleted this one: read the list again.
-                self._forget(pack)
+                self._forget(pack)  # joined away meanwhile, as in _find
         raise KeyError(sha)
 
     def _forget(self, pack: Pack) -> None:

@@ -80,10 +80,13 @@ def test_cache_packs_read_back_and_stream_as_one_pack(tmp_path: Path) -> None:
 
     early = ObjectCache(tmp_path / "cache")  # another process, knowing the packs before they are joined
     assert objects[0].sha in early.object_store
+    listed = ObjectCache(tmp_path / "cache")  # and one that has listed them, not yet opened their indexes
+    listed.object_store._reload()
     for count in (1, 40):  # many small packs (one per catch-up), then joined into one
         _add_commits(site, repo, count)
     for entry in objects:
         assert early.object_store.get_raw(entry.sha)[0] == entry.type_num
+    assert all(entry.sha in listed.object_store for entry in objects)
     fresh = ObjectCache(tmp_path / "cache")
     for commit in fresh.commits_since(-1):
         for sha, type_num, _base in fresh.introduced(commit):
