@@ -43,6 +43,8 @@ class Size:
 
 SIZES = {
     "tiny": Size("tiny", 50, 200, uploads=0.05, moves=0.04, deletions=0.03),
+    #: The size of the git-remote-mediawiki comparison (2,000 revisions: minutes for it, not hours).
+    "mini": Size("mini", 400, 2_000, uploads=0.02, moves=0.01, deletions=0.01),
     "small": Size("small", 2_000, 10_000),
     "medium": Size("medium", 4_000, 20_000),
     "large": Size("large", 10_000, 100_000),

@@ -1,6 +1,6 @@
 """The benchmark runner: gitaccess against git's own tools on the same history, in the same run.
 
-``python -m bench.run [--size tiny|small|medium|large] [--scenarios a,b,...] [--repeat N] [--json FILE]``
+``python -m bench.run [--size tiny|mini|small|medium|large] [--scenarios a,b,...] [--repeat N] [--json FILE]``
 
 Each scenario prints gitaccess's figure, the reference's figure and their
 ratio, gitaccess / reference (above 1: gitaccess is slower or larger).
@@ -350,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if args.with_mediawiki and "mediawiki" not in scenarios:
         scenarios += ("mediawiki",)
-    if "mediawiki" in scenarios and args.size not in ("tiny", "small"):
-        parser.error("the git-remote-mediawiki comparison is for the small (or tiny) size only")
+    if "mediawiki" in scenarios and args.size not in ("tiny", "mini", "small"):
+        parser.error("the git-remote-mediawiki comparison is for the tiny, mini and small sizes only")
     settings = Settings(args.size, args.seed, scenarios, args.repeat, args.root, args.cold_deadline,
                         args.cold_repeat, args.push_repeat, args.reuse_build, args.keep)
     runner = Runner(settings)

@@ -30,7 +30,7 @@ import struct
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
 from dulwich.object_format import SHA1
 from dulwich.objects import ShaFile, hex_to_sha
@@ -55,12 +55,20 @@ from sqlalchemy.pool import NullPool
 
 from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
 
+T = TypeVar("T")
+
 #: The shape of the cache's files; a cache of another shape is thrown away and rebuilt.
 FORMAT = "2"
+#: Bytes of objects each reader keeps whole after reading them.
+READ_CACHE_BYTES = 16 * 1024 * 1024
+#: Commits after which the wiki state is stored again (at most this many are replayed to
+#: bring a stored state to the head).
+STATE_INTERVAL = 500
 #: Commits whose objects are checked and written together (one query each for what is known).
 CHUNK_COMMITS = 256
-#: Packs kept before they are joined into one (each serving-time catch-up writes a small one).
-MAX_PACKS = 32
+#: A pack is joined with the newer ones unless it is this many times their size (each
+#: serving-time catch-up writes a small pack; see ObjectCache._join_packs).
+JOIN_FACTOR = 2
 
 _metadata = MetaData()
 _commits = Table(
@@ -166,17 +174,23 @@ class ObjectCache:
                                .order_by(_commits.c.position.desc()).limit(1)).first()
         return (row[0], row[1].encode("ascii")) if row else None
 
-    def state(self) -> dict | None:  # type: ignore[type-arg]
-        """The wiki state at the cached head, as stored by :meth:`append`."""
+    def state(self) -> tuple[bytes, dict] | None:  # type: ignore[type-arg]
+        """(commit, wiki state there) as :meth:`append` last stored it: at the head, or a few
+        commits before it."""
         with self.engine.connect() as conn:
-            raw = conn.execute(select(_state.c.data).where(_state.c.id == 1)).scalar()
-        return json.loads(raw) if raw else None
+            row = conn.execute(select(_commits.c.sha, _state.c.data)
+                               .join(_commits, _commits.c.position == _state.c.position)).first()
+        return (row[0].encode("ascii"), json.loads(row[1])) if row else None
 
     def append(self, made: Iterable[NewCommit], state: Callable[[], dict]) -> int:  # type: ignore[type-arg]
-        """Store new commits (each with the objects it made) and then the state, in one pack.
+        """Store new commits (each with the objects it made) in one pack, and the state after them.
 
         ``made`` may be lazy (a replay): commits are written as they come, a
-        chunk at a time, and ``state`` is asked for once they are all in.
+        chunk at a time, and ``state`` is asked for once they are all in. The
+        state (every page of the wiki) is stored only every STATE_INTERVAL
+        commits: a process that does not hold it replays the commits since
+        (see WikiRepository), so a small append costs what it adds, whatever
+        the size of the wiki.
         An object counts as introduced by the first commit that made it: a
         blob or tree an earlier commit already had is not sent again.
         Returns how many commits were stored.
@@ -201,15 +215,16 @@ class ObjectCache:
                 name = writer.finish()
                 if name is not None:
                     conn.execute(insert(_packs).values(name=name, objects=writer.count))
-                conn.execute(delete(_state))
-                conn.execute(insert(_state).values(id=1, position=position - 1,
-                                                   data=json.dumps(state()).encode("utf-8")))
+                stored = conn.execute(select(_state.c.position)).scalar()
+                if stored is None or position - 1 - stored >= STATE_INTERVAL:
+                    conn.execute(delete(_state))
+                    conn.execute(insert(_state).values(id=1, position=position - 1,
+                                                       data=json.dumps(state()).encode("utf-8")))
         except BaseException:
             writer.abort()
             raise
         self.repo.refs[self.ref] = last
-        if self._pack_count() > MAX_PACKS:
-            self._join_packs()
+        self._join_packs()
         return position - first
 
     def _write_chunk(self, conn, writer: _PackWriter, chunk: list[NewCommit], position: int,  # type: ignore[no-untyped-def]
@@ -261,22 +276,31 @@ class ObjectCache:
                 found[sha.encode("ascii")] = depth
         return found
 
-    def _pack_count(self) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(_packs)).scalar_one()
-
     def _join_packs(self) -> None:
-        """Join every pack into one, byte for byte (offsets move, deltas stay valid)."""
+        """Join the newest packs into one while the pack before them is not JOIN_FACTOR times
+        their size, byte for byte (offsets move within the joined pack, deltas stay valid).
+
+        Sizes then grow geometrically from the newest pack to the oldest: a
+        long history is a dozen packs to look objects up in, and each byte is
+        copied a few times over the cache's life, not at every join.
+        """
         with self.engine.begin() as conn:
             packs = conn.execute(select(_packs.c.seq, _packs.c.name, _packs.c.objects).order_by(_packs.c.seq)).all()
+            sizes = [(self.pack_dir / f"{name}.pack").stat().st_size for _seq, name, _count in packs]
+            first = len(packs) - 1
+            while first > 0 and sizes[first - 1] < JOIN_FACTOR * sum(sizes[first:]):
+                first -= 1
+            joining = packs[first:]
+            if len(joining) < 2:
+                return
             writer = _PackWriter(self.pack_dir)
-            for _seq, name, count in packs:
+            for _seq, name, count in joining:
                 writer.copy(self.pack_dir / f"{name}.pack", load_pack_index(str(self.pack_dir / f"{name}.idx"), SHA1),
                             count)
             joined = writer.finish()
-            conn.execute(delete(_packs))
+            conn.execute(delete(_packs).where(_packs.c.seq >= joining[0][0]))
             conn.execute(insert(_packs).values(name=joined, objects=writer.count))
-        for _seq, name, _count in packs:
+        for _seq, name, _count in joining:
             if name != joined:
                 for suffix in (".idx", ".pack"):
                     (self.pack_dir / f"{name}{suffix}").unlink(missing_ok=True)
@@ -301,6 +325,23 @@ class ObjectCache:
     def position(self, sha: bytes) -> int | None:
         with self.engine.connect() as conn:
             return conn.execute(select(_commits.c.position).where(_commits.c.sha == sha.decode("ascii"))).scalar()
+
+    def any_known(self, shas: list[bytes]) -> bool:
+        """Whether any of these commits is in the history (one query for many)."""
+        if not shas:
+            return False
+        with self.engine.connect() as conn:
+            for part in _chunks(shas, 500):
+                names = [sha.decode("ascii") for sha in part]
+                if conn.execute(select(_commits.c.position).where(_commits.c.sha.in_(names)).limit(1)).first():
+                    return True
+        return False
+
+    def commits_after(self, commit: bytes | None) -> list[bytes] | None:
+        """The commits cached after ``commit`` (None: from the first), oldest first; None when
+        ``commit`` is not cached."""
+        position = -1 if commit is None else self.position(commit)
+        return None if position is None else self.commits_since(position)
 
     def commits_since(self, position: int) -> list[bytes]:
         with self.engine.connect() as conn:
@@ -352,6 +393,9 @@ class PackedObjects:
         self._pack_dir = pack_dir
         self._names = names
         self._packs: dict[str, Pack] = {}
+        #: Objects read last, whole: a pack resolves a delta chain (up to 50 deltas) at every
+        #: read, and a push reads a page's previous text twice (its pack's base, then the cache's).
+        self._read = RecentObjects(READ_CACHE_BYTES)
 
     def _reload(self) -> None:
         names = self._names()
@@ -385,12 +429,17 @@ class PackedObjects:
     def get_raw(self, sha: bytes) -> tuple[int, bytes]:
         """(type, contents) of an object (40 hex digits or 20 bytes); KeyError when missing."""
         binary = hex_to_sha(sha) if len(sha) == 40 else sha
+        found = self._read.get(binary)
+        if found is not None:
+            return found
         for _attempt in range(3):
             pack = self._find(binary)
             if pack is None:
                 break
             try:
-                return pack.get_raw(binary)
+                found = pack.get_raw(binary)
+                self._read.put(binary, found)
+                return found
             except (OSError, KeyError, PackFileDisappeared):
                 self._forget(pack)  # joined away meanwhile, as in _find
         raise KeyError(sha)
@@ -493,8 +542,8 @@ class _PackWriter:
         self.path.unlink(missing_ok=True)
 
 
-def _chunks(made: Iterable[NewCommit], size: int) -> Iterator[list[NewCommit]]:
-    chunk: list[NewCommit] = []
+def _chunks(made: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
     for item in made:
         chunk.append(item)
         if len(chunk) >= size:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from dulwich.objects import Blob, Commit, ShaFile
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gitaccess.errors import GitAccessError
@@ -34,6 +34,7 @@ from gitaccess.tree.layout import ALIASES_FILE, Layout
 from gitaccess.wiki import events, files
 from gitaccess.wiki.content import decode_text, text_row_id
 from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER, Event, LogEvent, RevisionEvent
+from gitaccess.wiki.reader import text_row
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +401,7 @@ class Builder:
     # --- objects
     def _text_blob(self, event: RevisionEvent, previous: str | None) -> str:
         """The blob of a revision's text; the page's ``previous`` blob is its delta base."""
-        row = self.conn.execute(self.history.text_query, {"old_id": text_row_id(event.content_address)}).first()
+        row = self.conn.execute(self.db.prepared(text_row), {"old_id": text_row_id(event.content_address)}).first()
         if row is None:
             raise HistoryError(f"revision {event.rev_id}: its text row is missing from the database")
         text = decode_text(row[0], row[1] or "", f" (revision {event.rev_id})")
@@ -493,10 +494,7 @@ class History:
     def __init__(self, site: Site) -> None:
         self.site = site
         self.db = site.db
-        self._layouts: dict[int, Layout] = {}
-        text = self.db.tables.text
-        #: A revision's text row, as one statement compiled once (it runs for every revision).
-        self.text_query = select(text.c.old_text, text.c.old_flags).where(text.c.old_id == bindparam("old_id"))
+        self._layouts = site.recorded_layouts
 
     # --- layouts
     def layout(self, conn: Connection, layout_id: int) -> Layout:
@@ -652,7 +650,8 @@ class History:
         return make_commit(tree, [head], identity, identity, text)
 
     def _append(self, conn: Connection, commit: Commit, unit: Unit, aliases: list[Alias], marks: Marks,
-                layout_id: int, *, kind: str | None = None) -> None:
+                layout_id: int, *, kind: str | None = None, raw: bytes | None = None) -> int:
+        """Journal one commit (``raw``: its bytes, for a commit the wiki cannot make again); its seq."""
         t = self.db.tables
         name, _, email = commit.author.decode("utf-8").rpartition(" <")
         # Statements without .values(): SQLAlchemy compiles each once, not once per commit.
@@ -663,7 +662,7 @@ class History:
             gh_author_tz=commit.author_timezone // 60, gh_committer_name=name, gh_committer_email=email[:-1],
             gh_committer_time=commit.commit_time, gh_committer_tz=commit.commit_timezone // 60,
             gh_kind=kind or ("log" if unit.logs else "revision" if unit.revisions else "layout"),
-            gh_message=commit.message.decode("utf-8"), gh_raw=None,
+            gh_message=commit.message.decode("utf-8"), gh_raw=raw,
             gh_rev_mark=marks.rev, gh_log_mark=marks.log, gh_layout=layout_id,
         )).inserted_primary_key[0]
         sha = commit.id.decode("ascii")
@@ -675,6 +674,7 @@ class History:
         if aliases:
             conn.execute(insert(t.git_alias), [{"ga_path": a.path, "ga_namespace": a.title.namespace,
                                                 "ga_title": a.title.dbkey, "ga_seq": seq} for a in aliases])
+        return int(seq)
 
     # --- pushes
     def current_layout(self, conn: Connection) -> int:
@@ -682,22 +682,14 @@ class History:
         return self._current_layout_id(conn, self._head_layout(conn))
 
     def append_pushed(self, conn: Connection, commit: Commit, unit: Unit, marks: Marks, layout_id: int,
-                      registry: list[Alias], side: list[Commit], objects: Any) -> list[ShaFile]:
-        """Journal a pushed commit byte for byte, with the aliases its Aliases.xml set and the
-        side-branch objects the wiki cannot make again; returns those objects."""
+                      registry: list[Alias] | None, side: list[Commit], objects: Any) -> list[ShaFile]:
+        """Journal a pushed commit byte for byte, with the aliases its Aliases.xml set (None: the
+        journal's, unchanged) and the side-branch objects the wiki cannot make again; returns
+        those objects."""
         t = self.db.tables
-        self._append(conn, commit, unit, [], marks, layout_id, kind="push")
-        gh, ga = t.git_hash, t.git_alias
-        seq = conn.execute(select(gh.c.gh_seq).where(gh.c.gh_sha1 == commit.id.decode("ascii"))).scalar_one()
-        conn.execute(update(gh).where(gh.c.gh_seq == seq).values(gh_raw=commit.as_raw_string()))
-        active = {Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
-            select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title).where(ga.c.ga_until.is_(None)))}
-        wanted = set(registry)
-        for alias in active - wanted:
-            conn.execute(update(ga).where(ga.c.ga_path == alias.path, ga.c.ga_until.is_(None)).values(ga_until=seq))
-        for alias in wanted - active:
-            conn.execute(insert(ga).values(ga_path=alias.path, ga_namespace=alias.title.namespace,
-                                           ga_title=alias.title.dbkey, ga_seq=seq))
+        seq = self._append(conn, commit, unit, [], marks, layout_id, kind="push", raw=commit.as_raw_string())
+        if registry is not None:
+            self._set_aliases(conn, seq, registry)
         stored: dict[bytes, ShaFile] = {}
         for obj in _side_objects(side, objects):
             if obj.id not in stored:
@@ -706,6 +698,18 @@ class History:
                                                          go_data=obj.as_raw_string(),
                                                          go_push=commit.id.decode("ascii")))
         return list(stored.values())
+
+    def _set_aliases(self, conn: Connection, seq: int, registry: list[Alias]) -> None:
+        """Make the journal's active aliases the registry's, from commit ``seq`` on."""
+        ga = self.db.tables.git_alias
+        active = {Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
+            select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title).where(ga.c.ga_until.is_(None)))}
+        wanted = set(registry)
+        for alias in active - wanted:
+            conn.execute(update(ga).where(ga.c.ga_path == alias.path, ga.c.ga_until.is_(None)).values(ga_until=seq))
+        for alias in wanted - active:
+            conn.execute(insert(ga).values(ga_path=alias.path, ga_namespace=alias.title.namespace,
+                                           ga_title=alias.title.dbkey, ga_seq=seq))
 
     def save_marks(self, conn: Connection, marks: Marks, *, created: tuple[set[int], set[int]],
                    previous: Marks) -> None:

@@ -8,13 +8,14 @@ are not run: the README says so.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from gitaccess.namespaces import MEDIAWIKI, USER
 from gitaccess.titles import Title
 from gitaccess.wiki.database import WikiDatabase
+from gitaccess.wiki.schema import Tables
 from gitaccess.wiki.types import wiki_timestamp
 
 #: MediaWiki 1.39's DefaultSettings.php $wgGroupPermissions, for the rights a push needs.
@@ -98,10 +99,14 @@ class Rights:
 
 def protection_levels(db: WikiDatabase, conn: Connection, page_id: int) -> dict[str, str]:
     """{action: level} of the page's unexpired protections (page_restrictions)."""
-    pr = db.tables.page_restrictions
     now = wiki_timestamp()
-    rows = conn.execute(select(pr.c.pr_type, pr.c.pr_level, pr.c.pr_expiry).where(pr.c.pr_page == page_id))
+    rows = conn.execute(db.prepared(_restrictions), {"page": page_id})
     return {kind: level for kind, level, expiry in rows if level and (expiry in (None, "infinity") or expiry > now)}
+
+
+def _restrictions(t: Tables) -> Select[Any]:
+    pr = t.page_restrictions.c
+    return select(pr.pr_type, pr.pr_level, pr.pr_expiry).where(pr.pr_page == bindparam("page"))
 
 
 def protection_problem(rights: Rights, levels: dict[str, str], action: str) -> str | None:

@@ -20,16 +20,17 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, NamedTuple, Protocol
 
 from dulwich.objects import Commit, ShaFile, Tree
 from sqlalchemy import Connection
 
 from gitaccess.accounts import Account
 from gitaccess.errors import EditConflict, GitAccessError, PageExists, PageMissing
-from gitaccess.history import Builder, Made, Marks, Unit, WikiState
+from gitaccess.history import Builder, Made, Marks, StaleCache, Unit, WikiState
 from gitaccess.namespaces import FILE, MEDIA
 from gitaccess.permissions import Rights, protection_levels, protection_problem
+from gitaccess.protocol.repository import ObjectSource
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.titles import Title
@@ -37,6 +38,7 @@ from gitaccess.tree.aliases import AliasesError, AliasRegistry
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import ALIASES_FILE, PathError
 from gitaccess.tree.portable import collision_key, path_problem
+from gitaccess.tree.entries import ParsedTree, Reread, parse, reparse
 from gitaccess.tree.trees import TreeObject
 from gitaccess.wiki import events
 from gitaccess.wiki.writer import Editor, WikiWriter
@@ -46,8 +48,17 @@ log = logging.getLogger(__name__)
 ZERO = b"0" * 40
 GITLINK_MODE = 0o160000
 BLOB_MODE = 0o100644
+#: Pushed commits looked up in the history at once (to tell a fast-forward).
+KNOWN_BATCH = 64
 STALE = "the wiki changed since your last fetch: fetch, then rebase or merge, and push again"
 Progress = Callable[[str], None]
+
+
+class PushedObjects(ObjectSource, Protocol):
+    """The pushed objects, and the served ones behind them (the quarantine's view)."""
+
+    def __getitem__(self, sha: bytes) -> ShaFile:
+        """The object, parsed; KeyError when missing."""
 
 
 class PushRefused(GitAccessError):
@@ -91,7 +102,7 @@ class Receiver:
         self.ref = repository.head()
 
     # ------------------------------------------------------------------ entry point
-    def receive(self, account: Account, old: bytes, new: bytes, ref: bytes, objects: Mapping[bytes, ShaFile],
+    def receive(self, account: Account, old: bytes, new: bytes, ref: bytes, objects: PushedObjects,
                 address: str = "", progress: Progress = lambda _m: None) -> None:
         """Apply one ref update, or raise :class:`PushRefused` having written nothing."""
         self._check_ref(old, new, ref)
@@ -101,14 +112,12 @@ class Receiver:
             raise PushRefused(STALE)
         chain, side = self._commits(new, head, objects)
         progress(f"checking {len(chain)} commits")
-        checked: set[tuple[str, int | bytes]] = set()
-        for commit in chain + side:
-            self._check_objects(commit.tree, objects, summary_of(commit), checked)
+        diffs = self._check_objects(chain + side, objects)
         editor = Editor(account.name, account.user_id, account.groups, ip=address)
         rights = Rights(account.groups, account.grants)
         self.history.ensure_journal_row()
         with self.site.db.write() as conn:
-            made, state = self._apply(conn, chain, side, head, objects, editor, rights, progress)
+            made, state = self._apply(conn, chain, side, head, objects, diffs, editor, rights, progress)
         self.repository.store(made, state, head)
         self.repository.refresh()
         progress(f"applied {len(chain)} commits to the wiki")
@@ -119,23 +128,35 @@ class Receiver:
         if new == ZERO:
             raise PushRefused(f"{self.ref.decode()} cannot be deleted")
 
-    def _commits(self, new: bytes, head: bytes | None, objects: Mapping[bytes, ShaFile]
+    def _commits(self, new: bytes, head: bytes | None, objects: PushedObjects
                  ) -> tuple[list[Commit], list[Commit]]:
         """The first-parent chain from the head to the pushed commit, and the side branches' commits."""
         chain: list[Commit] = []
+        checked = 0
+
+        def refuse_known() -> None:
+            # A commit the history has, other than the head, means no fast-forward: asked
+            # for a batch at a time, walking at most a batch into the served history.
+            nonlocal checked
+            if self.repository.any_known([commit.id for commit in chain[checked:]]):
+                raise PushRefused(f"not a fast-forward of {self.ref.decode()}: {STALE}")
+            checked = len(chain)
+
         sha = new
         while sha != head:
-            if self.repository.position(sha) is not None:
-                raise PushRefused(f"not a fast-forward of {self.ref.decode()}: {STALE}")
+            if len(chain) - checked >= KNOWN_BATCH:
+                refuse_known()
             commit = objects[sha]
             if not isinstance(commit, Commit):
                 raise PushRefused(f"{sha.decode()} is not a commit")
             chain.append(commit)
             if not commit.parents:
                 if head is not None:
+                    refuse_known()
                     raise PushRefused(f"the pushed history does not contain the wiki's: {STALE}")
                 break
             sha = commit.parents[0]
+        refuse_known()
         chain.reverse()
         known = {c.id for c in chain}
         side: list[Commit] = []
@@ -153,36 +174,44 @@ class Receiver:
         return chain, side
 
     # ------------------------------------------------------------------ objects
-    def _check_objects(self, tree_id: bytes, objects: Mapping[bytes, ShaFile], where: str,
-                       checked: set[tuple[str, int | bytes]]) -> None:
-        """Every path of a pushed tree is safe: plain files and directories, portable names.
+    def _check_objects(self, commits: list[Commit], objects: PushedObjects) -> dict[bytes, list[Change]]:
+        """Every path a pushed commit adds or changes is safe: plain files, portable names.
 
-        ``checked`` holds the (directory, tree) and (path, mode) pairs an
-        earlier commit's check passed, so a commit costs what it changed.
+        Each commit is compared with its first parent, whose tree is the served
+        history's or was checked the same way, so a commit costs what it
+        changed. Returns each commit's changes, which applying it needs again.
         """
-        for path, mode, _sha in _walk(tree_id, objects, skip=checked):
-            if (path, mode) in checked:
-                continue
-            checked.add((path, mode))
-            if stat.S_ISLNK(mode):
-                raise PushRefused(f"{path}: symbolic links cannot be pushed to the wiki ({where})")
-            if mode == GITLINK_MODE:
-                raise PushRefused(f"{path}: submodules cannot be pushed to the wiki ({where})")
-            if mode & 0o111:
-                raise PushRefused(f"{path}: executable files cannot be pushed to the wiki "
-                                  f"(git update-index --chmod=-x {path}) ({where})")
-            if mode != BLOB_MODE:
-                raise PushRefused(f"{path}: unusual file mode {mode:o}; pages are plain 100644 files ({where})")
-            if not unicodedata.is_normalized("NFC", path):
-                raise PushRefused(f"{path}: the name is not in Unicode NFC form (as macOS may write it): "
-                                  f"name it {unicodedata.normalize('NFC', path)} ({where})")
-            problem = path_problem(path)
-            if problem:
-                raise PushRefused(f"{path}: {problem} ({where})")
+        checked: set[tuple[str, int | None]] = set()
+        diffs: dict[bytes, list[Change]] = {}
+        for commit in commits:
+            parent = objects[commit.parents[0]].tree if commit.parents else None
+            diffs[commit.id] = changes = list(_diff(parent, commit.tree, objects))
+            where = summary_of(commit)
+            for path, _old, new, mode in changes:
+                if new is None or mode is None or (path, mode) in checked:
+                    continue
+                checked.add((path, mode))
+                if stat.S_ISLNK(mode):
+                    raise PushRefused(f"{path}: symbolic links cannot be pushed to the wiki ({where})")
+                if mode == GITLINK_MODE:
+                    raise PushRefused(f"{path}: submodules cannot be pushed to the wiki ({where})")
+                if mode & 0o111:
+                    raise PushRefused(f"{path}: executable files cannot be pushed to the wiki "
+                                      f"(git update-index --chmod=-x {path}) ({where})")
+                if mode != BLOB_MODE:
+                    raise PushRefused(f"{path}: unusual file mode {mode:o}; pages are plain 100644 files ({where})")
+                if not unicodedata.is_normalized("NFC", path):
+                    raise PushRefused(f"{path}: the name is not in Unicode NFC form (as macOS may write it): "
+                                      f"name it {unicodedata.normalize('NFC', path)} ({where})")
+                problem = path_problem(path)
+                if problem:
+                    raise PushRefused(f"{path}: {problem} ({where})")
+        return diffs
 
     # ------------------------------------------------------------------ applying
     def _apply(self, conn: Connection, chain: list[Commit], side: list[Commit], head: bytes | None,
-               objects: Mapping[bytes, ShaFile], editor: Editor, rights: Rights, progress: Progress
+               objects: PushedObjects, diffs: dict[bytes, list[Change]], editor: Editor, rights: Rights,
+               progress: Progress
                ) -> tuple[list[Made], WikiState]:
         """Make the chain's changes in the wiki and journal its commits; returns the commits with
         the objects they introduced, and the state after them (what the cache then holds)."""
@@ -204,12 +233,13 @@ class Receiver:
         def served_path(title: Title, model: str | None) -> str:
             return registry.path_for(title) or layout.natural_path(title, model)
 
-        before = {Title(p.namespace, p.dbkey): Page(p.blob or "", p.model, served_path(Title(p.namespace, p.dbkey),
-                                                                                       p.model))
-                  for p in state.pages.values() if p.blob is not None}
-        before.update({Title(MEDIA, name): Page(blob, None, served_path(Title(MEDIA, name), None))
-                       for name, blob in state.media.items()})
-        paths = {page.path: title for title, page in before.items()}
+        # The pages of the tree the next commit builds on, and their paths (kept up to date).
+        pages = {Title(p.namespace, p.dbkey): Page(p.blob or "", p.model, served_path(Title(p.namespace, p.dbkey),
+                                                                                      p.model))
+                 for p in state.pages.values() if p.blob is not None}
+        pages.update({Title(MEDIA, name): Page(blob, None, served_path(Title(MEDIA, name), None))
+                      for name, blob in state.media.items()})
+        paths = {page.path: title for title, page in pages.items()}
         previous = objects[head].tree if head else None
         clash_checked: set[tuple[str, bytes]] = set()
         created_revs: set[int] = set()
@@ -218,17 +248,24 @@ class Receiver:
         for number, commit in enumerate(chain, 1):
             where = f"commit {commit.id.decode()[:12]} ({summary_of(commit)[:60]})"
             progress(f"applying commit {number}/{len(chain)}")
-            changed = list(_diff(previous, commit.tree, objects))
+            changed = diffs[commit.id]
             found = None
-            if previous is not None and all(path != ALIASES_FILE for path, _, _ in changed):
-                found = self._changed_pages(gittree, registry, commit.tree, objects, where, (before, paths),
+            if previous is not None and all(change.path != ALIASES_FILE for change in changed):
+                found = self._changed_pages(gittree, registry, commit.tree, objects, where, (pages, paths),
                                             changed, clash_checked)
             if found is None:
                 registry, after = self._pages(gittree, registry, commit, objects, where)
+                touched = [*pages, *(t for t in after if t not in pages)]
+                before, pages = pages, after
                 paths = {page.path: title for title, page in after.items()}
-                touched = [*before, *(t for t in after if t not in before)]
             else:
-                after, paths, touched = found
+                removed, added, touched = found
+                before = {title: pages[title] for title in touched if title in pages}
+                for title in removed:
+                    del paths[pages.pop(title).path]
+                pages.update(added)
+                paths.update((page.path, title) for title, page in added.items())
+                after = {title: pages[title] for title in touched if title in pages}
             previous = commit.tree
             changes = _changes(before, after, touched)
             first_log = marks.log if number == 1 else max(created_logs, default=marks.log)
@@ -250,20 +287,23 @@ class Receiver:
                 raise PushRefused(f"{where}: the wiki would show this commit's tree differently "
                                   f"({_difference(commit.tree, tree.encode('ascii'), objects, builder)}); "
                                   "fetch to see how the wiki names these pages")
+            # The aliases change only where the whole tree was read (Aliases.xml among the changes).
             builder.objects += history.append_pushed(conn, commit, unit, Marks(last_rev, first_log), layout_id,
-                                                     list(registry), side if number == len(chain) else [], objects)
+                                                     list(registry) if found is None or number == 1 else None,
+                                                     side if number == len(chain) else [], objects)
             made.append(builder.commit(commit))
-            before = after
         new_marks = Marks(*events.high_water_marks(self.site.db, conn), marks.rev_gaps, marks.log_gaps)
         history.save_marks(conn, new_marks, created=(created_revs, created_logs), previous=marks)
         return made, state
 
     def _state(self, head: bytes | None) -> WikiState:
-        """A copy of the wiki state at the served head, to apply the push to."""
-        stored = self.repository.cache.state()
-        return WikiState.from_json(stored) if head and stored else WikiState()
+        """The wiki state at the served head, to apply the push to."""
+        try:
+            return self.repository.take_state(head)
+        except StaleCache:
+            raise PushRefused(STALE) from None
 
-    def _pages(self, gittree: GitTree, registry: AliasRegistry, commit: Commit, objects: Mapping[bytes, ShaFile],
+    def _pages(self, gittree: GitTree, registry: AliasRegistry, commit: Commit, objects: PushedObjects,
                where: str) -> tuple[AliasRegistry, dict[Title, Page]]:
         """The pages a commit's tree stands for, checked: paths, Aliases.xml, texts, pairs."""
         files = {path: sha for path, _mode, sha in _walk(commit.tree, objects)}
@@ -297,31 +337,31 @@ class Receiver:
         return registry, pages
 
     def _changed_pages(self, gittree: GitTree, registry: AliasRegistry, tree: bytes,
-                       objects: Mapping[bytes, ShaFile], where: str,
+                       objects: PushedObjects, where: str,
                        current: tuple[dict[Title, Page], dict[str, Title]],
-                       changed: list[tuple[str, bytes | None, bytes | None]],
+                       changed: list[Change],
                        clash_checked: set[tuple[str, bytes]],
-                       ) -> tuple[dict[Title, Page], dict[str, Title], list[Title]] | None:
-        """The pages after a commit that changed only ``changed`` (Aliases.xml untouched):
-        (pages, path -> title, the titles touched), checking only what changed.
+                       ) -> tuple[list[Title], dict[Title, Page], list[Title]] | None:
+        """What a commit that changed only ``changed`` (Aliases.xml untouched) does to the
+        ``current`` pages (and their paths): (titles removed, pages added, every title touched),
+        checking only what changed.
 
         None when the commit breaks a rule that involves other pages too (two
         files for one page, clashing names, a lone File page or Media file, a
         path that is not a page's): :meth:`_pages` then checks the whole tree
         and names the problem exactly as it would for any push.
         """
-        before, paths = current
-        after, new_paths = dict(before), dict(paths)
-        touched: list[Title] = []
-        for path, old, _new in changed:
+        pages, paths = current
+        removed: dict[Title, str] = {}
+        for path, old, _new, _mode in changed:
             if old is not None:
-                title = new_paths.pop(path, None)
-                if title is None:
+                title = paths.get(path)
+                if title is None or title in removed:
                     return None
-                del after[title]
-                touched.append(title)
-        added = False
-        for path, old, new in changed:
+                removed[title] = path
+        added: dict[Title, Page] = {}
+        creates = False
+        for path, old, new, _mode in changed:
             if new is None:
                 continue
             try:
@@ -329,25 +369,24 @@ class Receiver:
             except PathError:
                 return None
             title = Title(title.namespace, title.dbkey)
-            if title in after:
+            if title in added or title in pages and title not in removed:
                 return None
             data = objects[new].as_raw_string()
             if title.namespace == MEDIA:
                 self._check_upload(path, title.dbkey, data, where)
             else:
                 self._check_text(path, data, model, where)
-            after[title] = Page(new.decode("ascii"), model, path)
-            new_paths[path] = title
-            touched.append(title)
-            added |= old is None
-        if added and _names_clash(tree, objects, clash_checked):
+            added[title] = Page(new.decode("ascii"), model, path)
+            creates |= old is None
+        if creates and _names_clash(tree, objects, clash_checked):
             return None
+        touched = list(dict.fromkeys([*removed, *added]))
         for title in touched:
             if title.namespace in (FILE, MEDIA):
                 pair = Title(MEDIA if title.namespace == FILE else FILE, title.dbkey)
-                if (title in after) != (pair in after):
+                if _present(title, pages, removed, added) != _present(pair, pages, removed, added):
                     return None
-        return after, new_paths, list(dict.fromkeys(touched))
+        return list(removed), added, touched
 
     def _check_upload(self, path: str, name: str, data: bytes, where: str) -> None:
         """$wgFileExtensions and $wgMaxUploadSize, as the configuration sets them."""
@@ -379,7 +418,7 @@ class Receiver:
                 raise PushRefused(f"{path}: invalid JSON ({exc}) ({where})") from None
 
     def _write(self, writer: WikiWriter, changes: Changes, before: dict[Title, Page], after: dict[Title, Page],
-               objects: Mapping[bytes, ShaFile], editor: Editor, rights: Rights, summary: str, where: str) -> None:
+               objects: PushedObjects, editor: Editor, rights: Rights, summary: str, where: str) -> None:
         """Make one commit's changes in the wiki, checking MediaWiki's permissions as it goes."""
         def text(title: Title) -> str:
             return objects[after[title].blob.encode("ascii")].as_raw_string().decode("utf-8")
@@ -434,40 +473,55 @@ class Receiver:
                 raise PushRefused(f"{path}: {problem} ({where})")
 
 
+def _present(title: Title, pages: dict[Title, Page], removed: dict[Title, str], added: dict[Title, Page]) -> bool:
+    """Whether a commit's tree has ``title``: added by it, or there before and not removed."""
+    return title in added or title in pages and title not in removed
+
+
 def _text(writer: WikiWriter, title: Title) -> str:
     return writer.titles.full_text(title)
 
 
-def _walk(tree_id: bytes, objects: Mapping[bytes, ShaFile], prefix: str = "",
-          skip: set[tuple[str, int | bytes]] | None = None) -> Iterator[tuple[str, int, bytes]]:
-    """(path, mode, sha) of every file under a tree, but under the (directory, tree) pairs
-    in ``skip``; each directory walked is added to it."""
-    if skip is not None:
-        if (prefix, tree_id) in skip:
-            return
-        skip.add((prefix, tree_id))
-    for name, mode, sha in _entries(tree_id, objects, prefix):
-        path = prefix + name
+def _walk(tree_id: bytes, objects: PushedObjects, prefix: str = "") -> Iterator[tuple[str, int, bytes]]:
+    """(path, mode, sha) of every file under a tree."""
+    for name, mode, sha in _parsed(tree_id, objects, prefix).entries:
+        path = prefix + name.decode("utf-8", errors="surrogateescape")
         if stat.S_ISDIR(mode):
-            yield from _walk(sha, objects, path + "/", skip)
+            yield from _walk(sha, objects, path + "/")
         else:
             yield path, mode, sha
 
 
-def _entries(tree_id: bytes, objects: Mapping[bytes, ShaFile], prefix: str) -> list[tuple[str, int, bytes]]:
-    """(name, mode, sha) of a tree's entries. A commit's diff reads its parent's trees again:
-    the last few parsed are kept (by id, which fixes their contents), per thread."""
-    parsed: dict[bytes, list[tuple[str, int, bytes]]] = _recent.__dict__.setdefault("trees", {})
-    found = parsed.get(tree_id)
-    if found is None:
-        tree = objects[tree_id]
-        if not isinstance(tree, Tree):
-            raise PushRefused(f"{prefix or 'the root'}: {tree_id.decode()} is not a tree")
-        found = [(e.path.decode("utf-8", errors="surrogateescape"), e.mode, e.sha) for e in tree.iteritems()]
-        parsed[tree_id] = found
-        if len(parsed) > PARSED_TREES:
-            del parsed[next(iter(parsed))]
-    return found
+def _parsed(tree_id: bytes, objects: PushedObjects, prefix: str) -> ParsedTree:
+    """A tree read whole. The quarantine checked pushed trees against git's rules; a commit's
+    diff reads its parent's trees again, so the last few read are kept (by id, which fixes
+    their contents), per thread."""
+    found = _recent.__dict__.setdefault("trees", {}).get(tree_id)
+    return found or _remember(tree_id, parse(_tree_data(tree_id, objects, prefix)))
+
+
+def _reread(tree_id: bytes, objects: PushedObjects, prefix: str, previous: ParsedTree) -> Reread:
+    """A tree read from its previous version (the same directory in the parent commit): the
+    bytes where they differ are parsed, not the thousands of entries they share."""
+    found = _recent.__dict__.setdefault("trees", {}).get(tree_id)
+    reread = reparse(previous, found.data if found else _tree_data(tree_id, objects, prefix))
+    _remember(tree_id, reread.tree)
+    return reread
+
+
+def _tree_data(tree_id: bytes, objects: PushedObjects, prefix: str) -> bytes:
+    type_num, data = objects.get_raw(tree_id)
+    if type_num != Tree.type_num:
+        raise PushRefused(f"{prefix or 'the root'}: {tree_id.decode()} is not a tree")
+    return data
+
+
+def _remember(tree_id: bytes, tree: ParsedTree) -> ParsedTree:
+    parsed: dict[bytes, ParsedTree] = _recent.__dict__.setdefault("trees", {})
+    parsed[tree_id] = tree
+    if len(parsed) > PARSED_TREES:
+        del parsed[next(iter(parsed))]
+    return tree
 
 
 #: Trees kept parsed, per thread.
@@ -475,45 +529,71 @@ PARSED_TREES = 64
 _recent = threading.local()
 
 
-def _names_clash(tree_id: bytes, objects: Mapping[bytes, ShaFile], checked: set[tuple[str, bytes]],
+def _names_clash(tree_id: bytes, objects: PushedObjects, checked: set[tuple[str, bytes]],
                  prefix: str = "") -> bool:
     """Do two names of one directory (or a name and the root's Aliases.xml) become one on a
     case-insensitive system? Directories in ``checked`` are known not to, and skipped."""
     if (prefix, tree_id) in checked:
         return False
-    held: dict[str, tuple[str, bool]] = {} if prefix else {_collision_key(ALIASES_FILE): (ALIASES_FILE, False)}
-    for name, mode, sha in _entries(tree_id, objects, prefix):
+    held: dict[str, tuple[bytes, bool]] = {} if prefix else {_collision_key(ALIASES_FILE.encode()):
+                                                             (ALIASES_FILE.encode(), False)}
+    for name, mode, sha in _parsed(tree_id, objects, prefix).entries:
         is_directory = stat.S_ISDIR(mode)
         key = _collision_key(name)
         if held.setdefault(key, (name, is_directory)) != (name, is_directory):
             return True
-        if is_directory and _names_clash(sha, objects, checked, f"{prefix}{name}/"):
+        if is_directory and _names_clash(sha, objects, checked,
+                                         f"{prefix}{name.decode('utf-8', errors='surrogateescape')}/"):
             return True
     checked.add((prefix, tree_id))
     return False
 
 
-#: Names recur from commit to commit; their keys are worth remembering.
-_collision_key = lru_cache(maxsize=1 << 16)(collision_key)
+@lru_cache(maxsize=1 << 16)
+def _collision_key(name: bytes) -> str:
+    """A name's key on case-insensitive systems (names recur from commit to commit)."""
+    return collision_key(name.decode("utf-8", errors="surrogateescape"))
 
 
-def _diff(old: bytes | None, new: bytes | None, objects: Mapping[bytes, ShaFile],
-          prefix: str = "") -> Iterator[tuple[str, bytes | None, bytes | None]]:
-    """(path, old blob, new blob) of each file that differs between two trees, in path order;
-    subtrees with one id are skipped, so this costs the directories that changed."""
-    before = {name: (mode, sha) for name, mode, sha in _entries(old, objects, prefix)} if old else {}
-    after = {name: (mode, sha) for name, mode, sha in _entries(new, objects, prefix)} if new else {}
-    changed = {name for name, _ in set(before.items()) ^ set(after.items())}
-    for name in sorted(changed):
-        was, now = before.get(name), after.get(name)
-        was_tree = was is not None and stat.S_ISDIR(was[0])
-        now_tree = now is not None and stat.S_ISDIR(now[0])
+class Change(NamedTuple):
+    """A file that differs between two trees: its blob before and after (None: absent), and its
+    mode after."""
+
+    path: str
+    old: bytes | None
+    new: bytes | None
+    mode: int | None
+
+
+def _diff(old: bytes | None, new: bytes | None, objects: PushedObjects, prefix: str = "") -> Iterator[Change]:
+    """Each file that differs between two trees, in path order.
+
+    Subtrees with one id are skipped, and a changed directory is read from
+    its previous version (:func:`_reread`), so this costs the directories
+    that changed and, within them, the entries that changed.
+    """
+    if old and new:
+        previous = _parsed(old, objects, prefix)
+        reread = _reread(new, objects, prefix, previous)
+        before, after = set(previous.entries[reread.first:reread.end]), set(reread.middle)
+    else:
+        before = set(_parsed(old, objects, prefix).entries) if old else set()
+        after = set(_parsed(new, objects, prefix).entries) if new else set()
+    was = {name: (mode, sha) for name, mode, sha in before - after}
+    now = {name: (mode, sha) for name, mode, sha in after - before}
+    for raw in sorted(was.keys() | now.keys()):
+        name = raw.decode("utf-8", errors="surrogateescape")
+        gone, came = was.get(raw), now.get(raw)
+        was_tree = gone is not None and stat.S_ISDIR(gone[0])
+        now_tree = came is not None and stat.S_ISDIR(came[0])
         if was_tree or now_tree:
-            yield from _diff(was[1] if was_tree else None, now[1] if now_tree else None, objects,
+            yield from _diff(gone[1] if was_tree else None, came[1] if now_tree else None, objects,
                              f"{prefix}{name}/")
-        if not was_tree and was is not None or not now_tree and now is not None:
-            yield (f"{prefix}{name}", None if was_tree or was is None else was[1],
-                   None if now_tree or now is None else now[1])
+        old_file = None if was_tree or gone is None else gone[1]
+        new_file = None if now_tree or came is None else came
+        if old_file is not None or new_file is not None:
+            yield Change(f"{prefix}{name}", old_file, new_file[1] if new_file else None,
+                         new_file[0] if new_file else None)
 
 
 def _changes(before: dict[Title, Page], after: dict[Title, Page], touched: list[Title]) -> Changes:
@@ -563,7 +643,7 @@ def _extension(path: str) -> str:
     return name[name.rfind("."):] if "." in name else ""
 
 
-def _difference(pushed: bytes, rebuilt: bytes, objects: Mapping[bytes, ShaFile], builder: Builder) -> str:
+def _difference(pushed: bytes, rebuilt: bytes, objects: PushedObjects, builder: Builder) -> str:
     """A short account of where the pushed and the rebuilt trees differ."""
     pushed_files = {path: sha for path, _m, sha in _walk(pushed, objects)}
     rebuilt_files = {path: sha for path, _m, sha in _walk(rebuilt, _Objects(objects, builder.objects))}
@@ -583,10 +663,14 @@ def _difference(pushed: bytes, rebuilt: bytes, objects: Mapping[bytes, ShaFile],
 class _Objects(dict):  # type: ignore[type-arg]
     """Pushed objects plus those the rebuild made."""
 
-    def __init__(self, pushed: Mapping[bytes, ShaFile], made: list[ShaFile | TreeObject]) -> None:
+    def __init__(self, pushed: PushedObjects, made: list[ShaFile | TreeObject]) -> None:
         super().__init__({obj.id: ShaFile.from_raw_string(obj.type_num, obj.as_raw_string(), obj.id) for obj in made})
         self.pushed = pushed
 
     def __missing__(self, sha: bytes) -> ShaFile:
         return self.pushed[sha]
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        obj = self[sha]
+        return obj.type_num, obj.as_raw_string()
 

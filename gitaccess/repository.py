@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from gitaccess.cache import ObjectCache
+from gitaccess.cache import STATE_INTERVAL, ObjectCache
 from gitaccess.history import History, Made, StaleCache, WikiState
 from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
@@ -69,20 +69,56 @@ class WikiRepository:
                 return
 
     def _replay(self, kept: tuple[bytes | None, WikiState] | None) -> WikiState:
-        """The cache brought to the journal's head; returns the state there.
-
-        ``kept`` is a state this process still holds and the cache head it
-        belongs to: used when the cache has not moved since, it spares
-        reading the stored state and placing every page again.
-        """
-        head = self.cache.head()
-        if kept is not None and kept[0] == (head[1] if head else None):
-            state = kept[1]
-        else:
-            stored = self.cache.state()
-            state = WikiState.from_json(stored) if head and stored else WikiState()
-        self.cache.append(self.history.replay(state, head[1] if head else None), state.to_json)
+        """The cache brought to the journal's head; returns the state there."""
+        state, rest = self._advance(kept)
+        self.cache.append(rest, state.to_json)
         return state
+
+    def _advance(self, kept: tuple[bytes | None, WikiState] | None) -> tuple[WikiState, Iterator[Made]]:
+        """A state brought to the cache's head, and the journal's commits after it, to be made.
+
+        The state starts from ``kept`` (one this process holds, with the
+        commit it belongs to) or from the one the cache stored, whichever is
+        nearer the head, and replays the commits between: another worker's
+        few new commits cost a few commits, not reading and placing every page.
+        """
+        stored = self.cache.state()
+        start: tuple[bytes | None, WikiState, list[bytes]] | None = None
+        if kept is not None:
+            behind = self.cache.commits_after(kept[0])
+            if behind is not None:
+                start = (kept[0], kept[1], behind)
+        if stored is not None and (start is None or len(start[2]) > STATE_INTERVAL):
+            behind = self.cache.commits_after(stored[0])
+            if behind is not None:
+                start = (stored[0], WikiState.from_json(stored[1]), behind)
+        if start is None:
+            start = (None, WikiState(), self.cache.commits_after(None) or [])
+        commit, state, behind = start
+        made = self.history.replay(state, commit)
+        for sha in behind:
+            replayed = next(made, None)
+            if replayed is None or replayed.commit.id != sha:
+                raise StaleCache(f"the cache's commit {sha.decode()} is not the journal's")
+        return state, made
+
+    def take_state(self, head: bytes | None) -> WikiState:
+        """The state at the served head ``head``, for a push to change: the one this process
+        holds, which it no longer holds (:meth:`store` keeps the push's result; a refused push's
+        half-changed state is dropped), or one brought there from the stored state.
+
+        Raises :class:`StaleCache` when the cache has moved past ``head`` meanwhile.
+        """
+        with self.cache.locked():
+            kept, self._kept = self._kept, None
+            if kept is not None and kept[0] == head:
+                return kept[1]
+            current = self.cache.head()
+            if (current[1] if current else None) != head:
+                raise StaleCache("the served history moved on while the push was read")
+            state, rest = self._advance(kept)
+            rest.close()
+            return state
 
     def _store(self, made: Iterable[Made], state: WikiState) -> None:
         self.cache.append(made, state.to_json)
@@ -114,6 +150,9 @@ class WikiRepository:
 
     def position(self, commit: bytes) -> int | None:
         return self.cache.position(commit)
+
+    def any_known(self, commits: list[bytes]) -> bool:
+        return self.cache.any_known(commits)
 
     def commits_since(self, position: int) -> list[bytes]:
         return self.cache.commits_since(position)

@@ -114,6 +114,12 @@ class Site:
             "extensions": dict(sorted(c.extensions.items())),
         }
 
+    @cached_property
+    def recorded_layouts(self) -> dict[int, Layout]:
+        """Layouts the journal recorded, by id, as History reads them: one object per layout in
+        the process, so a placement kept across requests (and threads) is known to be of it."""
+        return {}
+
     def layout_from(self, settings: dict[str, Any]) -> Layout:
         """The layout that recorded settings describe (the current one for the current settings)."""
         current = {ns.id: ns for ns in self.namespaces}

@@ -193,7 +193,7 @@ class TitleCodec:
 
     def _split(self, text: str, default_namespace: int) -> Title:
         """MediaWikiTitleCodec::splitTitleString, step by step."""
-        if any("\ud800" <= char <= "\udfff" for char in text):
+        if _SURROGATE.search(text):
             raise InvalidTitle("title-invalid-utf8", text)
         dbkey = _collapse_whitespace(_BIDI_MARKS.sub("", text.replace(" ", "_")))
         if "\ufffd" in dbkey:
@@ -275,6 +275,7 @@ class TitleCodec:
 
 #: Left-to-right/right-to-left marks and embedding/override characters,
 #: which slip into titles copied from lists.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e]+")
 
 #: Every character MediaWiki treats as a space in titles.

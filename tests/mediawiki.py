@@ -286,12 +286,13 @@ class MediaWikiApi:
         """action=upload with the file as multipart/form-data; returns the ``upload`` part (Success).
 
         Versions of one file are at least a second apart: MediaWiki names an archived
-        version by the second of the new upload, and two in one second collide.
+        version by the second of the new upload, and two in one second collide. The
+        second counts from the previous upload's answer, not its start: a slow request
+        may take its timestamp just before it answers.
         """
         wait = self._uploaded.get(filename, 0.0) + 1.1 - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        self._uploaded[filename] = time.monotonic()
         fields: dict[str, str] = {"action": "upload", "format": "json", "formatversion": "2",
                                   "filename": filename, "comment": comment, "token": self.csrf}
         if text is not None:
@@ -311,6 +312,8 @@ class MediaWikiApi:
                 result = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             raise ApiError(f"http-{exc.code}", exc.read()[:2000].decode("utf-8", "replace")) from None
+        finally:
+            self._uploaded[filename] = time.monotonic()
         if "error" in result:
             raise ApiError(result["error"].get("code", "?"), result["error"].get("info", ""), result)
         upload = result["upload"]

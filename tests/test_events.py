@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gitaccess.site import Site
 from gitaccess.wiki import events
+from gitaccess.wiki.events import LogEvent, RevisionEvent
 from gitaccess.wiki.writer import Editor, WikiWriter
 
 ADMIN = Editor("Admin", 1, frozenset({"sysop"}))
@@ -40,3 +43,21 @@ def test_events_merge_revisions_archive_and_logs(wiki: Site) -> None:
     move = found[3]
     assert isinstance(move, events.LogEvent) and move.params["4::target"] == "C" and move.associated_rev == 3
     assert marks == (5, 6)  # five revisions; logs: 3 creations, move, delete, upload
+
+
+def _revision(rev_id: int, page_id: int, dbkey: str, timestamp: str, *, null: bool = False) -> RevisionEvent:
+    return RevisionEvent(rev_id, page_id, 0, dbkey, timestamp, "Admin", 1, "", False, 0, "", f"tt:{rev_id}",
+                         "wikitext", null, False)
+
+
+@pytest.mark.parametrize("redirect_second", ["20260101000000", "20260101000001"])
+def test_a_moves_redirect_follows_the_move_when_a_second_ends_between_them(redirect_second: str) -> None:
+    """MediaWiki writes a move's redirect (no recentchanges row) just before the move's log entry:
+    in the same second or, when a second ends between them, in the one before."""
+    move = LogEvent(44, "move", "move", "20260101000001", "Admin", 1, 0, "Later_page", 7, "moved", 0,
+                    {"4::target": "Later page moved"})
+    null = _revision(45, 7, "Later_page_moved", "20260101000000", null=True)
+    redirect = _revision(46, 8, "Later_page", redirect_second)
+    before = _revision(43, 5, "Other", "20260101000000")
+    ordered = events.in_arrival_order([redirect, move, null, before])
+    assert ordered.index(move) < ordered.index(redirect)

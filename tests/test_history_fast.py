@@ -16,7 +16,7 @@ from sqlalchemy import delete
 
 from bench.generate import config_for, create_wiki
 from bench.plan import BENCH_USER, SIZES
-from gitaccess.cache import ObjectCache
+from gitaccess.cache import JOIN_FACTOR, ObjectCache
 from gitaccess.history import Builder
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
@@ -88,6 +88,9 @@ def test_cache_packs_read_back_and_stream_as_one_pack(tmp_path: Path) -> None:
         assert early.object_store.get_raw(entry.sha)[0] == entry.type_num
     assert all(entry.sha in listed.object_store for entry in objects)
     fresh = ObjectCache(tmp_path / "cache")
+    sizes = [(fresh.pack_dir / f"{name}.pack").stat().st_size for name in fresh._pack_names()]
+    assert len(sizes) <= 8  # 42 appends, joined as they came: sizes grow from the newest to the oldest
+    assert sizes[0] >= JOIN_FACTOR * sizes[-1]
     for commit in fresh.commits_since(-1):
         for sha, type_num, _base in fresh.introduced(commit):
             assert fresh.object_store.get_raw(sha)[0] == type_num
@@ -117,3 +120,36 @@ def _add_commits(site: Site, repo: WikiRepository, count: int) -> None:
             WikiWriter(site.db, conn, titles=site.titles).save(0, "Packs_test", f"version {n}\n" * 50,
                                                                editor=editor, summary=f"edit {n}")
         repo.refresh()
+
+
+def test_a_process_without_the_state_replays_the_commits_since_the_stored_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state is stored every few hundred commits only; a process that does not hold it
+    (another worker, a restart) starts from the stored one and replays the commits since,
+    ending where a process that held it all along is, commit for commit."""
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    site = Site(config_for(tmp_path / "wiki"))
+    WikiRepository._kept_states.clear()
+    repo = WikiRepository(site, tmp_path / "cache")
+    repo.refresh()
+    stored_at = repo.cache.state()
+    _add_commits(site, repo, 5)
+    head = repo.cache.head()
+    assert stored_at is not None and head is not None
+    assert repo.cache.state() == stored_at and stored_at[0] != head[1]  # not stored again for 5 commits
+    held = repo._kept
+    assert held is not None and held[0] == head[1]
+
+    WikiRepository._kept_states.clear()  # another process
+    monkeypatch.setattr(ObjectCache, "reset", lambda self: pytest.fail("the cache was thrown away"))
+    other = WikiRepository(site, tmp_path / "cache")
+    assert other.take_state(head[1]).to_json() == held[1].to_json()
+    _add_commits(site, other, 1)
+    assert other.cache.head()[0] == head[0] + 1  # type: ignore[index]
+
+    caught_up = other._kept
+    afresh = WikiRepository(site, tmp_path / "afresh")
+    afresh.refresh()  # replays the whole journal, checking every SHA-1 (the last commit's included)
+    assert afresh.cache.head() == other.cache.head()
+    assert afresh._kept is not None and caught_up is not None
+    assert afresh._kept[1].to_json() == caught_up[1].to_json()

@@ -183,6 +183,8 @@ def populate(peer: MediaWikiPeer, api: MediaWikiApi) -> Written:
         uploaded = api.upload("Logo.png", data, comment=f"logo version {number}",
                               text="The logo of the wiki." if number == 1 else None)
         assert uploaded["filename"] == "Logo.png", uploaded
+        # MediaWiki answers Success even when its File page edit failed; say so here, not later.
+        assert len(api.revisions("File:Logo.png", rvprop="ids")) == number, f"upload {number}: {uploaded}"
     # A deletion, a deletion undone, a move leaving a redirect and one leaving none.
     out.log["delete"] = api.delete("Gone page", reason="not needed")["logid"]
     api.delete("Restored page", reason="deleted by mistake")

@@ -36,6 +36,7 @@ from gitaccess.tree.claims import Claims, first_conflict
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import ALIASES_FILE, Layout, PathError, included_namespaces
 from gitaccess.tree.portable import is_portable_path
+from gitaccess.tree.entries import entries_problem, parse, parse_entries, reparse, reread_problem
 from gitaccess.tree.trees import FileTree, build_tree
 
 RECIPES = 3000
@@ -412,6 +413,109 @@ def test_file_tree_kept_between_commits_matches_a_fresh_build(seed: int) -> None
                 assert Tree.from_raw_string(Tree.type_num, tree.data).id == tree.id
                 assert tree.base is None or tree.base in earlier
             earlier |= {tree.id for tree in made}
+
+
+
+def _raw_tree(entries: list[tuple[bytes, int, bytes]]) -> bytes:
+    return b"".join(b"%o %s\0%s" % (mode, name, bytes.fromhex(sha.decode())) for name, mode, sha in entries)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tree_check_agrees_with_dulwich(seed: int) -> None:
+    """The whole-list check of a pushed tree passes exactly the trees dulwich's entry-by-entry
+    check passes: shuffled, duplicated, reserved and slashed names, odd modes."""
+    rng = random.Random(seed)
+    sha = Blob.from_string(b"x").id
+    names = [b"a", b"a.b", b"a-b", b"b", b"B", b".", b"..", b".git", b".gitx", b"a/b", "é".encode(), b"a0"]
+    modes = [0o100644, 0o100644, 0o040000, 0o100755, 0o120000, 0o160000, 0o100664, 0o100600, 0o040755]
+    verdicts = set()
+    for _ in range(3000):
+        entries = [(rng.choice(names), rng.choice(modes), sha) for _ in range(rng.randint(1, 4))]
+        if rng.random() < 0.6:
+            entries.sort(key=lambda e: e[0] + b"/" if e[1] & 0o040000 and not e[1] & 0o100000 else e[0])
+        raw = _raw_tree(entries)
+        try:
+            Tree.from_raw_string(Tree.type_num, raw).check()
+            dulwich_ok = True
+        except Exception:  # noqa: BLE001 - any refusal
+            dulwich_ok = False
+        ours = entries_problem(parse_entries(raw))
+        assert (ours is None) == dulwich_ok, (entries, ours)
+        verdicts.add(dulwich_ok)
+    assert verdicts == {True, False}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_tree_reread_from_its_previous_version_is_read_right(seed: int) -> None:
+    """Reading a new version of a directory from the previous one gives the entries, and the
+    entry boundaries, of reading it whole: after edits, additions and removals anywhere, of
+    files and directories, and with object ids whose bytes mimic entries (digits, spaces, NULs)."""
+    rng = random.Random(seed)
+
+    def oid() -> bytes:
+        return bytes(rng.choice(b"01 \x00a/") if rng.random() < 0.5 else rng.randrange(256)
+                     for _ in range(20)).hex().encode()
+
+    def name() -> bytes:
+        made = "".join(rng.choice("ab0 .é") for _ in range(rng.randint(1, 6))).encode()
+        return made if made.strip(b".") else b"a" + made
+
+    files = {name(): (rng.choice([0o100644, 0o040000]), oid()) for _ in range(rng.randint(0, 300))}
+    previous = parse(_raw_tree(_git_order(files)))
+    for _step in range(200):
+        for _change in range(rng.choice([1, 1, 2, 5])):
+            action = rng.random()
+            if files and action < 0.4:
+                key = rng.choice(sorted(files))
+                files[key] = (files[key][0], oid())
+            elif files and action < 0.6:
+                del files[rng.choice(sorted(files))]
+            else:
+                files[name()] = (rng.choice([0o100644, 0o040000]), oid())
+        data = _raw_tree(_git_order(files))
+        reread, whole = reparse(previous, data), parse(data)
+        assert reread.tree == whole
+        assert previous.entries[:reread.first] + reread.middle + previous.entries[reread.end:] == whole.entries
+        assert reread_problem(previous, reread) is None and entries_problem(whole.entries) is None
+        previous = reread.tree
+
+
+def test_a_name_that_ends_like_the_previous_versions_last_entry_is_read_whole() -> None:
+    """The bytes a new version ends with match a whole entry of the previous version, but in
+    the new one they are the end of a longer name: the reading notices and reads it whole."""
+    sha = Blob.from_string(b"x").id
+    previous = parse(_raw_tree([(b"a", 0o100644, sha), (b"b", 0o100644, Blob.from_string(b"y").id),
+                                (b"y", 0o100644, sha)]))
+    data = _raw_tree([(b"a", 0o100644, sha), (b"zz100644 y", 0o100644, sha)])
+    reread = reparse(previous, data)
+    assert reread.tree == parse(data)
+    assert (reread.first, reread.end) == (0, 3)
+
+
+def test_a_reread_tree_is_checked_where_it_changed() -> None:
+    sha = Blob.from_string(b"x").id
+    previous = parse(_raw_tree([(b"a", 0o100644, sha), (b"c", 0o100644, sha), (b"e", 0o100644, sha)]))
+    for entries, problem in [([(b"a", 0o100644, sha), (b"d", 0o100644, sha), (b"c", 0o100644, sha),
+                               (b"e", 0o100644, sha)], "entries not sorted"),
+                             ([(b"a", 0o100644, sha), (b"c", 0o100644, sha), (b"c", 0o100644, sha),
+                               (b"e", 0o100644, sha)], "duplicate entries"),
+                             ([(b"a", 0o100644, sha), (b"c", 0o100755, sha), (b"e", 0o100644, sha)], None),
+                             ([(b"a", 0o100644, sha), (b"c", 0o100600, sha), (b"e", 0o100644, sha)],
+                              "invalid mode 100600"),
+                             ([(b"a", 0o100644, sha), (b".git", 0o100644, sha), (b"e", 0o100644, sha)],
+                              "invalid name b'.git'")]:
+        assert reread_problem(previous, reparse(previous, _raw_tree(entries))) == problem
+
+
+def _git_order(files: dict[bytes, tuple[int, bytes]]) -> list[tuple[bytes, int, bytes]]:
+    return sorted(((n, mode, sha) for n, (mode, sha) in files.items()),
+                  key=lambda e: e[0] + b"/" if e[1] == 0o040000 else e[0])
+
+
+def test_unreadable_trees_are_value_errors() -> None:
+    for raw in (b"100644 a", b"0100644 a\0" + b"x" * 20, b"100644 a\0" + b"x" * 5, b"1x0644 a\0" + b"x" * 20):
+        with pytest.raises(ValueError):
+            parse_entries(raw)
 
 
 # --- Git's own verdict -------------------------------------------------------------------

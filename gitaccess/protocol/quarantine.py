@@ -14,6 +14,7 @@ history, never by copying them into the quarantine.
 from __future__ import annotations
 
 import shutil
+from operator import itemgetter
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from dulwich.errors import ApplyDeltaError, ChecksumMismatch
 from dulwich.object_format import SHA1
 from dulwich.objects import Commit, ShaFile, Tag, Tree, sha_to_hex
 from dulwich.pack import (
+    OFS_DELTA,
+    REF_DELTA,
     DeltaChainIterator,
     Pack,
     PackData,
@@ -37,6 +40,7 @@ from dulwich.pack import (
 from gitaccess.protocol.incoming import PackCorrupt, PackRefused
 from gitaccess.protocol.objects import type_name
 from gitaccess.protocol.repository import ObjectSource
+from gitaccess.tree.entries import ParsedTree, entries_problem, parse, reparse, reread_problem
 
 _GITLINK_MODE = 0o160000
 
@@ -151,11 +155,15 @@ def _check_objects(checker: _Checker, served: ObjectSource, allow_tags: bool, to
     entries: list[PackIndexEntry] = []
     received: set[bytes] = set()
     referenced: set[bytes] = set()
+    trees = _RecentTrees()
     try:
         for done, unpacked in enumerate(checker, 1):
-            obj = _parse(unpacked, allow_tags)
-            referenced.update(_links(obj))
-            received.add(obj.id)
+            sha = sha_to_hex(unpacked.sha())
+            if unpacked.obj_type_num == Tree.type_num:
+                referenced.update(_check_tree(sha, unpacked, trees))
+            else:
+                referenced.update(_parse(sha, unpacked, allow_tags))
+            received.add(sha)
             entries.append((unpacked.sha(), unpacked.offset, unpacked.crc32))
             progress(done, total)
     except UnresolvedDeltas as exc:
@@ -170,9 +178,62 @@ def _check_objects(checker: _Checker, served: ObjectSource, allow_tags: bool, to
     return entries, frozenset(sha_to_hex(sha) for sha in checker.ext_refs())
 
 
-def _parse(unpacked: UnpackedObject, allow_tags: bool) -> ShaFile:
-    """The object, parsed and checked as ``git fsck`` would (roughly); :class:`BadObject` otherwise."""
-    name = sha_to_hex(unpacked.sha()).decode()
+class _RecentTrees:
+    """The trees checked last, by pack offset and by name: a delta's base is usually one of
+    them (a pack's delta chains are walked base first), and its new version is read from it."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._trees: dict[int | bytes, ParsedTree] = {}
+
+    def base_of(self, unpacked: UnpackedObject) -> ParsedTree | None:
+        if unpacked.pack_type_num == OFS_DELTA:
+            assert unpacked.offset is not None and isinstance(unpacked.delta_base, int)
+            return self._trees.get(unpacked.offset - unpacked.delta_base)
+        if unpacked.pack_type_num == REF_DELTA:
+            assert isinstance(unpacked.delta_base, bytes)
+            return self._trees.get(sha_to_hex(unpacked.delta_base))
+        return None
+
+    def add(self, offset: int, sha: bytes, tree: ParsedTree) -> None:
+        self._trees[offset] = self._trees[sha] = tree
+        while len(self._trees) > 2 * self.size:
+            del self._trees[next(iter(self._trees))]
+
+
+def _check_tree(sha: bytes, unpacked: UnpackedObject, trees: _RecentTrees) -> list[bytes]:
+    """Check a tree as ``git fsck`` would; the objects its new entries refer to.
+
+    A tree whose delta base was checked is read from it: only its new
+    entries are checked (with their neighbours, for the order), and the
+    base's entries were already counted as references.
+    """
+    data = b"".join(unpacked.obj_chunks)
+    base = trees.base_of(unpacked)
+    try:
+        if base is not None:
+            reread = reparse(base, data)
+            tree, new, problem = reread.tree, reread.middle, reread_problem(base, reread)
+        else:
+            tree = parse(data)
+            new, problem = tree.entries, entries_problem(tree.entries)
+    except ValueError as exc:
+        raise BadObject(f"the tree {sha.decode()} is malformed: {exc}") from None
+    if problem:
+        raise BadObject(f"the tree {sha.decode()} is malformed: {problem}")
+    assert unpacked.offset is not None
+    trees.add(unpacked.offset, sha, tree)
+    if any(map(_GITLINK_MODE.__eq__, map(itemgetter(1), new))):
+        return [entry_sha for _name, mode, entry_sha in new if mode != _GITLINK_MODE]
+    return list(map(itemgetter(2), new))
+
+
+def _parse(sha: bytes, unpacked: UnpackedObject, allow_tags: bool) -> list[bytes]:
+    """Check a commit, blob or tag as ``git fsck`` would (roughly); the objects it refers to.
+
+    :class:`BadObject` when it is malformed.
+    """
+    name = sha.decode()
     kind = type_name(unpacked.obj_type_num)
     if unpacked.obj_type_num == Tag.type_num and not allow_tags:
         raise BadObject(f"the pack holds the annotated tag {name}: tags cannot be pushed here")
@@ -181,18 +242,11 @@ def _parse(unpacked: UnpackedObject, allow_tags: bool) -> ShaFile:
         obj.check()
     except Exception as exc:  # noqa: BLE001 - dulwich's parsers raise many kinds; all mean "malformed"
         raise BadObject(f"the {kind} {name} is malformed: {exc}") from None
-    return obj
-
-
-def _links(obj: ShaFile) -> Iterator[bytes]:
-    """The objects ``obj`` refers to (a submodule's commit is in another repository: not followed)."""
     if isinstance(obj, Commit):
-        yield obj.tree
-        yield from obj.parents
-    elif isinstance(obj, Tree):
-        yield from (entry.sha for entry in obj.iteritems() if entry.mode != _GITLINK_MODE)
-    elif isinstance(obj, Tag):
-        yield obj.object[1]
+        return [obj.tree, *obj.parents]
+    if isinstance(obj, Tag):
+        return [obj.object[1]]
+    return []
 
 
 def _sample(shas: list[bytes]) -> str:

@@ -13,6 +13,8 @@ Pure: no database, no I/O.
 
 from __future__ import annotations
 
+import re
+
 import unicodedata
 from typing import Collection, Iterable, Mapping, NamedTuple
 
@@ -66,6 +68,9 @@ def included_namespaces(
     chosen = {ns.id for ns in namespaces} - set(excluded) | set(included)
     return frozenset(chosen & {ns.id for ns in namespaces})
 
+
+#: Code points that are not characters: U+FFFE, U+FFFF and lone surrogates.
+_NOT_A_CHARACTER = re.compile("[\ufffe\uffff\ud800-\udfff]")
 
 class Layout:
     """The layout rules of one configured wiki.
@@ -200,7 +205,7 @@ class Layout:
             return "it is not a valid title"
         if Title(parsed.namespace, parsed.dbkey) != Title(title.namespace, title.dbkey):
             return f"it is not in normalised form (MediaWiki reads it as {self.full_text(parsed)!r})"
-        if any(c in "\ufffe\uffff" or "\ud800" <= c <= "\udfff" for c in title.dbkey):
+        if _NOT_A_CHARACTER.search(title.dbkey):
             return "it contains a code point that is not a character"
         return None
 

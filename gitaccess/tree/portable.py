@@ -31,6 +31,13 @@ HFS_IGNORABLE = frozenset(
     + ["\ufeff"]
 )
 
+#: Deletes the HFS+ ignorable code points (str.translate works in C, names are many).
+_WITHOUT_IGNORABLE = {ord(c): None for c in HFS_IGNORABLE}
+#: Any character a portable name may not hold (see is_forbidden_character), or a lone
+#: surrogate (a name that was not valid UTF-8).
+_BAD_CHARACTER = re.compile("[" + re.escape("".join(sorted(FORBIDDEN_CHARACTERS)))
+                            + "\x00-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+
 #: Windows device names (any case, with or without an extension). COM0/LPT0
 #: and the superscript digits are reserved too, whatever older lists say.
 _DEVICE_NAME = re.compile(
@@ -78,7 +85,7 @@ def is_dotgit(name: str) -> bool:
     """
     if _NTFS_DOTGIT.fullmatch(name):
         return True
-    return "".join(c for c in name if c not in HFS_IGNORABLE).lower() == ".git"
+    return name.translate(_WITHOUT_IGNORABLE).lower() == ".git"
 
 
 def unportable_reason(name: str) -> str | None:
@@ -89,11 +96,12 @@ def unportable_reason(name: str) -> str | None:
     """
     if name in ("", ".", ".."):
         return f"{name!r} is not a file name"
-    for char in name:
-        if is_forbidden_character(char):
-            return f"{char!r} is not allowed in file names on Windows"
+    bad = _BAD_CHARACTER.search(name)
+    if bad:
+        char = bad.group()
         if "\ud800" <= char <= "\udfff":
             return "the name is not valid UTF-8"
+        return f"{char!r} is not allowed in file names on Windows"
     if name[-1] in ". ":
         return "Windows drops a trailing dot or space from file names"
     if is_dotgit(name):
@@ -142,6 +150,5 @@ def collision_key(name: str) -> str:
     share a directory. Full Unicode case folding is stricter than NTFS's
     simple upper-casing, which errs on the safe side.
     """
-    stripped = "".join(c for c in name if c not in HFS_IGNORABLE)
-    folded = unicodedata.normalize("NFC", stripped).casefold()
+    folded = unicodedata.normalize("NFC", name.translate(_WITHOUT_IGNORABLE)).casefold()
     return unicodedata.normalize("NFC", folded)

@@ -150,3 +150,4 @@ def _raw_path_problem(path: str) -> str | None:
         if name in ("", ".", "..") or "\0" in name:
             return f"{name!r} cannot be a path component"
     return None
+

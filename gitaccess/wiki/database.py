@@ -12,9 +12,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, insert, inspect
+from sqlalchemy import Connection, Engine, Executable, Insert, MetaData, Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
@@ -22,6 +22,8 @@ from sqlalchemy.pool import NullPool
 from gitaccess.errors import ConfigError, DatabaseError
 from gitaccess.wiki.gitschema import git_tables
 from gitaccess.wiki.schema import Tables, build_metadata
+
+S = TypeVar("S", bound=Executable)
 
 
 _ROLLBACK = "gitaccess_on_rollback"
@@ -120,6 +122,28 @@ class WikiDatabase:
         self.metadata = build_metadata(prefix, self.engine.dialect.name)
         git_tables(self.metadata, prefix)
         self.tables = Tables(self.metadata, prefix)
+        self._prepared: dict[Callable[[Tables], Executable], Executable] = {}
+        self._inserts: dict[Table, Insert] = {}
+
+    def prepared(self, build: Callable[[Tables], S]) -> S:
+        """The statement ``build`` makes from these tables, made once.
+
+        Hot paths (an edit writes some thirty rows) execute the same statements
+        with bound parameters: SQLAlchemy then finds their compiled SQL by a
+        key it computed once, instead of building and keying each statement
+        anew. ``build`` must be a module-level function: it is the cache key.
+        """
+        statement = self._prepared.get(build)
+        if statement is None:
+            statement = self._prepared[build] = build(self.tables)
+        return statement  # type: ignore[return-value]
+
+    def insert_into(self, table: Table) -> Insert:
+        """``INSERT INTO table``, made once; values are given as parameters when executed."""
+        statement = self._inserts.get(table)
+        if statement is None:
+            statement = self._inserts[table] = insert(table)
+        return statement
 
     @property
     def display_url(self) -> str:
@@ -184,7 +208,7 @@ class WikiDatabase:
     def queue_job(self, conn: Connection, row: dict[str, Any]) -> None:
         """Queue a MediaWiki job: in the same transaction, or after it commits for a separate queue."""
         if self.job_queue is None:
-            conn.execute(insert(self.tables.job).values(**row))
+            conn.execute(self.insert_into(self.tables.job), row)
         else:
             after_commit(conn, lambda: self._insert_job(row))
 

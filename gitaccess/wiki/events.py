@@ -12,6 +12,7 @@ redirect it left behind).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
@@ -268,7 +269,40 @@ def in_arrival_order(found: Iterable[Event], rc_order: dict[tuple[str, int], int
             return (event.timestamp, 0, rank, *event.sort_key[1:])
         return (event.timestamp, 1, 0.0, *event.sort_key[1:])
 
-    return sorted(events, key=key)
+    return _redirects_after_moves(sorted(events, key=key))
+
+
+def _redirects_after_moves(ordered: list[Event]) -> list[Event]:
+    """Each move's redirect right after the move.
+
+    MediaWiki writes the redirect's revision (a new page at the old title,
+    by the mover, with no recentchanges row) before the move's log entry:
+    when a second ends between the two, the timestamps alone put the
+    redirect first, at the title the page still holds.
+    """
+    for index, event in enumerate(ordered):
+        if not (isinstance(event, LogEvent) and event.type == "move"):
+            continue
+        window = _second_before(event.timestamp)
+        for earlier in range(index - 1, -1, -1):
+            candidate = ordered[earlier]
+            if window is None or candidate.timestamp < window:
+                break
+            if (isinstance(candidate, RevisionEvent) and (candidate.namespace, candidate.dbkey)
+                    == (event.namespace, event.dbkey) and candidate.page_id != event.page_id
+                    and candidate.user_name == event.user_name):
+                ordered.insert(index, ordered.pop(earlier))
+                break
+    return ordered
+
+
+def _second_before(timestamp: str) -> str | None:
+    """The MediaWiki timestamp (14 digits) one second earlier; None for another form."""
+    try:
+        earlier = datetime.strptime(timestamp, "%Y%m%d%H%M%S") - timedelta(seconds=1)
+    except ValueError:
+        return None
+    return earlier.strftime("%Y%m%d%H%M%S")
 
 
 def _interpolate(kind: str, ids: list[int], known: dict[tuple[str, int], float]) -> None:

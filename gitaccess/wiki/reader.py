@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 
 from gitaccess.errors import UnreadableText
 from gitaccess.wiki.content import decode_text, text_row_id
 from gitaccess.wiki.database import WikiDatabase
+from gitaccess.wiki.schema import Tables
 from gitaccess.wiki.types import wiki_timestamp
 
 
@@ -62,27 +63,31 @@ def _comment_join(db: WikiDatabase, query: Select[Any]) -> Select[Any]:
 
 def revision_text(db: WikiDatabase, conn: Connection, rev_id: int, role: str = "main") -> str:
     """The text of one slot of a revision."""
-    t = db.tables
-    row = conn.execute(
-        select(t.content.c.content_address)
-        .select_from(t.slots)
-        .join(t.slot_roles, t.slot_roles.c.role_id == t.slots.c.slot_role_id)
-        .join(t.content, t.content.c.content_id == t.slots.c.slot_content_id)
-        .where(t.slots.c.slot_revision_id == rev_id, t.slot_roles.c.role_name == role)
-    ).first()
+    row = conn.execute(db.prepared(_slot_address), {"rev": rev_id, "role": role}).first()
     if row is None:
         raise UnreadableText(f"revision {rev_id} has no {role} slot")
     old_id = text_row_id(row[0])
-    text_row = conn.execute(
-        select(t.text.c.old_text, t.text.c.old_flags).where(t.text.c.old_id == old_id)
-    ).first()
-    if text_row is None:
+    stored = conn.execute(db.prepared(text_row), {"old_id": old_id}).first()
+    if stored is None:
         raise UnreadableText(f"revision {rev_id}: text row {old_id} is missing")
-    return decode_text(text_row[0], text_row[1] or "", f" row {old_id} (revision {rev_id})")
+    return decode_text(stored[0], stored[1] or "", f" row {old_id} (revision {rev_id})")
 
 
-def _page_query(db: WikiDatabase) -> Select[Any]:
-    p = db.tables.page
+def _slot_address(t: Tables) -> Select[Any]:
+    return (select(t.content.c.content_address)
+            .select_from(t.slots)
+            .join(t.slot_roles, t.slot_roles.c.role_id == t.slots.c.slot_role_id)
+            .join(t.content, t.content.c.content_id == t.slots.c.slot_content_id)
+            .where(t.slots.c.slot_revision_id == bindparam("rev"), t.slot_roles.c.role_name == bindparam("role")))
+
+
+def text_row(t: Tables) -> Select[Any]:
+    """A text row's contents and flags, by :old_id (for WikiDatabase.prepared)."""
+    return select(t.text.c.old_text, t.text.c.old_flags).where(t.text.c.old_id == bindparam("old_id"))
+
+
+def _page_query(t: Tables) -> Select[Any]:
+    p = t.page
     return select(p.c.page_id, p.c.page_namespace, p.c.page_title, p.c.page_latest, p.c.page_len,
                   p.c.page_content_model, p.c.page_is_redirect)
 
@@ -93,19 +98,26 @@ def _page(row: Any) -> PageInfo:
 
 def pages(db: WikiDatabase, conn: Connection) -> Iterator[PageInfo]:
     """Every existing page, by id."""
-    for row in conn.execute(_page_query(db).order_by(db.tables.page.c.page_id)):
+    for row in conn.execute(_page_query(db.tables).order_by(db.tables.page.c.page_id)):
         yield _page(row)
 
 
 def page_by_title(db: WikiDatabase, conn: Connection, namespace: int, dbkey: str, *,
                   lock: bool = False) -> PageInfo | None:
     """The page with this title; ``lock`` holds its row until the transaction ends (writers)."""
-    p = db.tables.page
-    query = _page_query(db).where(p.c.page_namespace == namespace, p.c.page_title == dbkey)
-    if lock and db.dialect != "sqlite":  # SQLite's write transactions already lock the database
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    # SQLite's write transactions already lock the database
+    query = db.prepared(_page_locked if lock and db.dialect != "sqlite" else _page_by_title)
+    row = conn.execute(query, {"namespace": namespace, "title": dbkey}).first()
     return _page(row) if row else None
+
+
+def _page_by_title(t: Tables) -> Select[Any]:
+    p = t.page.c
+    return _page_query(t).where(p.page_namespace == bindparam("namespace"), p.page_title == bindparam("title"))
+
+
+def _page_locked(t: Tables) -> Select[Any]:
+    return _page_by_title(t).with_for_update()
 
 
 def revisions(db: WikiDatabase, conn: Connection, *, after: int = 0, page_id: int | None = None,

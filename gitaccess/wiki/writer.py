@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, CursorResult, Delete, Select, Update, bindparam, func, insert, select, update
 
 from gitaccess.errors import EditConflict, PageExists, PageMissing, UserExists, WikiWriteError
 from gitaccess.namespaces import FILE, Namespaces
@@ -30,6 +30,7 @@ from gitaccess.titles import InvalidTitle, Title, TitleCodec
 from gitaccess.wiki import phpserial, uploads
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.database import WikiDatabase
+from gitaccess.wiki.schema import Tables
 from gitaccess.wiki.reader import PageInfo, page_by_title, revision_text
 from gitaccess.wiki.types import wiki_timestamp
 
@@ -131,8 +132,11 @@ class WikiWriter:
 
     def _insert(self, table: Any, **values: Any) -> int:
         """Insert one row and return its new auto-increment id."""
-        result = self.conn.execute(insert(table).values(**values))
-        return int(result.inserted_primary_key[0])
+        return int(self._add(table, **values).inserted_primary_key[0])
+
+    def _add(self, table: Any, **values: Any) -> CursorResult[Any]:
+        """Insert one row (the statement is made once per table, see WikiDatabase.prepared)."""
+        return self.conn.execute(self.db.insert_into(table), values)
 
     def _name_id(self, table: str, id_col: str, name_col: str, name: str, **extra: Any) -> int:
         """The id of a name in a small name table (content_models, slot_roles, change_tag_def)."""
@@ -154,25 +158,19 @@ class WikiWriter:
 
     def actor_id(self, editor: Editor) -> int:
         """The actor row of an editor, created for IP editors and imported names."""
-        a = self.t.actor
-        found = self._scalar(select(a.c.actor_id).where(a.c.actor_name == editor.name))
+        found = self.conn.execute(self.db.prepared(_actor_by_name), {"name": editor.name}).scalar()
         if found is not None:
             return int(found)
-        return self._insert(a, actor_name=editor.name, actor_user=editor.user_id or None)
+        return self._insert(self.t.actor, actor_name=editor.name, actor_user=editor.user_id or None)
 
     def comment_id(self, text: str) -> int:
         """A comment row for the text, reusing an identical one as MediaWiki does."""
         text = truncate_comment(text)
-        c = self.t.comment
         digest = comment_hash(text)
-        found = self._scalar(
-            select(c.c.comment_id)
-            .where(c.c.comment_hash == digest, c.c.comment_text == text, c.c.comment_data.is_(None))
-            .limit(1)
-        )
+        found = self.conn.execute(self.db.prepared(_comment_by_text), {"hash": digest, "text": text}).scalar()
         if found is not None:
             return int(found)
-        return self._insert(c, comment_hash=digest, comment_text=text, comment_data=None)
+        return self._insert(self.t.comment, comment_hash=digest, comment_text=text, comment_data=None)
 
     def page(self, namespace: int, dbkey: str, *, lock: bool = False) -> PageInfo | None:
         return page_by_title(self.db, self.conn, namespace, dbkey, lock=lock)
@@ -225,17 +223,9 @@ class WikiWriter:
         new_id = self._insert(self.t.revision, **values)
         self.made_revisions.append(new_id)
         if self.db.has_comment_temp:
-            self.conn.execute(
-                insert(self.t.revision_comment_temp).values(revcomment_rev=new_id, revcomment_comment_id=comment)
-            )
-        self.conn.execute(
-            insert(self.t.slots).values(
-                slot_revision_id=new_id,
-                slot_role_id=self.role_id(),
-                slot_content_id=content_id,
-                slot_origin=origin or new_id,
-            )
-        )
+            self._add(self.t.revision_comment_temp, revcomment_rev=new_id, revcomment_comment_id=comment)
+        self._add(self.t.slots, slot_revision_id=new_id, slot_role_id=self.role_id(), slot_content_id=content_id,
+                  slot_origin=origin or new_id)
         return new_id
 
     # ------------------------------------------------------------------ bookkeeping
@@ -243,15 +233,11 @@ class WikiWriter:
             tags: tuple[str, ...] = (TAG,)) -> None:
         """Tag a change (`gitaccess`, plus MediaWiki's own tags where it adds some) and count it,
         as ChangeTags::addTags does."""
-        ctd = self.t.change_tag_def
         for name in tags:
             tag_id = self.tag_id(name)
-            self.conn.execute(
-                insert(self.t.change_tag).values(
-                    ct_rc_id=rc_id, ct_rev_id=rev_id, ct_log_id=log_id, ct_params=None, ct_tag_id=tag_id
-                )
-            )
-            self.conn.execute(update(ctd).where(ctd.c.ctd_id == tag_id).values(ctd_count=ctd.c.ctd_count + 1))
+            self._add(self.t.change_tag, ct_rc_id=rc_id, ct_rev_id=rev_id, ct_log_id=log_id, ct_params=None,
+                      ct_tag_id=tag_id)
+            self.conn.execute(self.db.prepared(_count_tag), {"tag": tag_id})
 
     def recent_change(self, editor: Editor, actor: int, **values: Any) -> int:
         """A recentchanges row; values are rc_* columns without the prefix."""
@@ -313,11 +299,7 @@ class WikiWriter:
         )
         self.made_logs.append(log_id)
         if associated_rev is not None:
-            self.conn.execute(
-                insert(self.t.log_search).values(
-                    ls_field="associated_rev_id", ls_value=str(associated_rev), ls_log_id=log_id
-                )
-            )
+            self._add(self.t.log_search, ls_field="associated_rev_id", ls_value=str(associated_rev), ls_log_id=log_id)
         if publish:
             rc_id = self.recent_change(
                 editor, actor,
@@ -330,24 +312,12 @@ class WikiWriter:
 
     def count(self, *, edits: int = 0, pages: int = 0, articles: int = 0, images: int = 0) -> None:
         """Adjust site_stats as SiteStatsUpdate does."""
-        s = self.t.site_stats
-        self.conn.execute(
-            update(s).values(
-                ss_total_edits=s.c.ss_total_edits + edits,
-                ss_total_pages=s.c.ss_total_pages + pages,
-                ss_good_articles=s.c.ss_good_articles + articles,
-                ss_images=s.c.ss_images + images,
-            )
-        )
+        self.conn.execute(self.db.prepared(_count_site),
+                          {"edits": edits, "pages": pages, "articles": articles, "images": images})
 
     def count_user_edit(self, editor: Editor) -> None:
         if editor.user_id:
-            u = self.t.user
-            self.conn.execute(
-                update(u)
-                .where(u.c.user_id == editor.user_id, u.c.user_editcount.is_not(None))
-                .values(user_editcount=u.c.user_editcount + 1)
-            )
+            self.conn.execute(self.db.prepared(_count_user_edit), {"user": editor.user_id})
 
     def queue_refresh_links(self, namespace: int, dbkey: str, editor: Editor, cause: str, timestamp: str) -> None:
         """Queue MediaWiki's refreshLinks job so it rebuilds the page's link tables."""
@@ -384,8 +354,7 @@ class WikiWriter:
 
     def set_redirect(self, page_id: int, text: str, model: str) -> bool:
         """Keep the redirect table in step with the page's text; True if it redirects."""
-        r = self.t.redirect
-        self.conn.execute(r.delete().where(r.c.rd_from == page_id))
+        self.conn.execute(self.db.prepared(_forget_redirect), {"page": page_id})
         target = redirect_target(text) if model == "wikitext" else None
         if target is None:
             return False
@@ -393,12 +362,8 @@ class WikiWriter:
             title = self.titles.parse(target)
         except InvalidTitle:
             return False
-        self.conn.execute(
-            insert(r).values(
-                rd_from=page_id, rd_namespace=title.namespace, rd_title=title.dbkey,
-                rd_interwiki=title.interwiki, rd_fragment=title.fragment.replace(" ", "_"),
-            )
-        )
+        self._add(self.t.redirect, rd_from=page_id, rd_namespace=title.namespace, rd_title=title.dbkey,
+                  rd_interwiki=title.interwiki, rd_fragment=title.fragment.replace(" ", "_"))
         return True
 
     # ------------------------------------------------------------------ edits
@@ -452,13 +417,9 @@ class WikiWriter:
             comment=comment, timestamp=timestamp, minor=minor, parent_id=page.latest,
         )
         is_redirect = self.set_redirect(page.id, text, model)
-        p = self.t.page
-        self.conn.execute(
-            update(p).where(p.c.page_id == page.id).values(
-                page_is_new=0, page_touched=timestamp, page_latest=rev_id, page_len=size,
-                page_is_redirect=int(is_redirect), page_content_model=model,
-            )
-        )
+        self.conn.execute(self.db.prepared(_page_edited), {
+            "page": page.id, "touched": timestamp, "latest": rev_id, "length": size,
+            "redirect": int(is_redirect), "model": model})
         rc_id = self.recent_change(
             editor, actor, timestamp=timestamp, namespace=page.namespace, title=page.dbkey, comment_id=comment,
             minor=int(minor), cur_id=page.id, this_oldid=rev_id, last_oldid=page.latest,
@@ -495,10 +456,8 @@ class WikiWriter:
             comment=comment, timestamp=timestamp, minor=minor,
         )
         is_redirect = self.set_redirect(page_id, text, model)
-        p = self.t.page
-        self.conn.execute(
-            update(p).where(p.c.page_id == page_id).values(page_latest=rev_id, page_is_redirect=int(is_redirect))
-        )
+        self.conn.execute(self.db.prepared(_page_created),
+                          {"page": page_id, "latest": rev_id, "redirect": int(is_redirect)})
         rc_id = log_id = None
         if recent_change:
             rc_id = self.recent_change(
@@ -769,8 +728,7 @@ class WikiWriter:
 
     # ------------------------------------------------------------------ reading back
     def _latest_sha1(self, page: PageInfo) -> str:
-        r = self.t.revision
-        return self._scalar(select(r.c.rev_sha1).where(r.c.rev_id == page.latest)) or ""
+        return self.conn.execute(self.db.prepared(_revision_sha1), {"rev": page.latest}).scalar() or ""
 
     def current_text(self, page: PageInfo) -> str:
         return revision_text(self.db, self.conn, page.latest)
@@ -787,3 +745,55 @@ class WikiWriter:
 
     def total_pages(self) -> int:
         return int(self._scalar(select(func.count()).select_from(self.t.page)) or 0)
+
+
+# ---------------------------------------------------------------------- prepared statements
+# Built once per database (WikiDatabase.prepared); the values come as parameters.
+
+def _actor_by_name(t: Tables) -> Select[Any]:
+    return select(t.actor.c.actor_id).where(t.actor.c.actor_name == bindparam("name"))
+
+
+def _comment_by_text(t: Tables) -> Select[Any]:
+    c = t.comment.c
+    return (select(c.comment_id)
+            .where(c.comment_hash == bindparam("hash"), c.comment_text == bindparam("text"), c.comment_data.is_(None))
+            .limit(1))
+
+
+def _revision_sha1(t: Tables) -> Select[Any]:
+    return select(t.revision.c.rev_sha1).where(t.revision.c.rev_id == bindparam("rev"))
+
+
+def _page_edited(t: Tables) -> Update:
+    p = t.page.c
+    return update(t.page).where(p.page_id == bindparam("page")).values(
+        page_is_new=0, page_touched=bindparam("touched"), page_latest=bindparam("latest"),
+        page_len=bindparam("length"), page_is_redirect=bindparam("redirect"), page_content_model=bindparam("model"))
+
+
+def _page_created(t: Tables) -> Update:
+    return update(t.page).where(t.page.c.page_id == bindparam("page")).values(
+        page_latest=bindparam("latest"), page_is_redirect=bindparam("redirect"))
+
+
+def _count_tag(t: Tables) -> Update:
+    ctd = t.change_tag_def.c
+    return update(t.change_tag_def).where(ctd.ctd_id == bindparam("tag")).values(ctd_count=ctd.ctd_count + 1)
+
+
+def _count_site(t: Tables) -> Update:
+    s = t.site_stats.c
+    return update(t.site_stats).values(
+        ss_total_edits=s.ss_total_edits + bindparam("edits"), ss_total_pages=s.ss_total_pages + bindparam("pages"),
+        ss_good_articles=s.ss_good_articles + bindparam("articles"), ss_images=s.ss_images + bindparam("images"))
+
+
+def _count_user_edit(t: Tables) -> Update:
+    u = t.user.c
+    return (update(t.user).where(u.user_id == bindparam("user"), u.user_editcount.is_not(None))
+            .values(user_editcount=u.user_editcount + 1))
+
+
+def _forget_redirect(t: Tables) -> Delete:
+    return t.redirect.delete().where(t.redirect.c.rd_from == bindparam("page"))
