@@ -116,8 +116,11 @@ class Receiver:
         editor = Editor(account.name, account.user_id, account.groups, ip=address)
         rights = Rights(account.groups, account.grants)
         self.history.ensure_journal_row()
+        # Taken before the journal is locked: a refresh holds the cache's lock while it waits to
+        # journal, so a push waiting for the cache with the journal locked would deadlock with it.
+        state = self._state(head)
         with self.site.db.write() as conn:
-            made, state = self._apply(conn, chain, side, head, objects, diffs, editor, rights, progress)
+            made = self._apply(conn, chain, side, head, state, objects, diffs, editor, rights, progress)
         self.repository.store(made, state, head)
         self.repository.refresh()
         progress(f"applied {len(chain)} commits to the wiki")
@@ -210,11 +213,11 @@ class Receiver:
 
     # ------------------------------------------------------------------ applying
     def _apply(self, conn: Connection, chain: list[Commit], side: list[Commit], head: bytes | None,
-               objects: PushedObjects, diffs: dict[bytes, list[Change]], editor: Editor, rights: Rights,
-               progress: Progress
-               ) -> tuple[list[Made], WikiState]:
+               state: WikiState, objects: PushedObjects, diffs: dict[bytes, list[Change]], editor: Editor,
+               rights: Rights, progress: Progress) -> list[Made]:
         """Make the chain's changes in the wiki and journal its commits; returns the commits with
-        the objects they introduced, and the state after them (what the cache then holds)."""
+        the objects they introduced. ``state``, the wiki state at ``head``, becomes the state
+        after them (what the cache then holds)."""
         history = self.history
         marks = history.marks(conn, lock=True)  # the caller made sure the journal row exists
         if history.head(conn) != head:
@@ -222,7 +225,6 @@ class Receiver:
         rev_mark, log_mark = events.high_water_marks(self.site.db, conn)
         if rev_mark > marks.rev or log_mark > marks.log:
             raise PushRefused(STALE)  # wiki activity the journal has not caught up with
-        state = self._state(head)
         layout_id = history.current_layout(conn)
         layout = history.layout(conn, layout_id)
         gittree = GitTree(layout)
@@ -294,7 +296,7 @@ class Receiver:
             made.append(builder.commit(commit))
         new_marks = Marks(*events.high_water_marks(self.site.db, conn), marks.rev_gaps, marks.log_gaps)
         history.save_marks(conn, new_marks, created=(created_revs, created_logs), previous=marks)
-        return made, state
+        return made
 
     def _state(self, head: bytes | None) -> WikiState:
         """The wiki state at the served head, to apply the push to."""

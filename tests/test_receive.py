@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +31,10 @@ class Objects(dict):  # type: ignore[type-arg]
 
     def __missing__(self, sha: bytes) -> ShaFile:
         return self.store[sha]
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        obj = self[sha]
+        return obj.type_num, obj.as_raw_string()
 
     def add(self, obj: ShaFile) -> bytes:
         self[obj.id] = obj
@@ -183,6 +189,42 @@ def test_stale_and_non_fast_forward_pushes_are_refused(pushed) -> None:  # type:
         Receiver(wiki, repo).receive(PUSHER, current, ZERO, repo.head(), objects)
     with pytest.raises(PushRefused, match="fetch, then rebase or merge"):
         Receiver(wiki, repo).receive(PUSHER, current, new, repo.head(), objects)  # not a fast-forward
+
+
+def test_a_push_does_not_lock_the_journal_while_it_waits_for_the_cache(pushed) -> None:  # type: ignore[no-untyped-def]
+    """Another worker's refresh holds the cache's lock while it journals new wiki activity: a push
+    that locked the journal and then waited for the cache would deadlock with it (until the
+    database's lock timeout failed one of them; on PostgreSQL, never)."""
+    wiki, repo = pushed
+    objects = Objects(repo)
+    head = head_of(repo)
+    new = commit_on(objects, head, files_at(objects, head) | {"(Main)/X.wiki": b"x\n"}, "mine")
+    other_worker = WikiRepository(wiki, repo.cache.directory)
+    push_errors: list[BaseException] = []
+    journaled = threading.Event()
+
+    def push() -> None:
+        try:
+            Receiver(wiki, repo).receive(PUSHER, head, new, repo.head(), objects)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            push_errors.append(exc)
+
+    def journal() -> None:
+        with wiki.db.write() as conn:
+            History(wiki).marks(conn, lock=True)
+        journaled.set()
+
+    with other_worker.cache.locked():
+        pusher = threading.Thread(target=push, daemon=True)
+        pusher.start()
+        time.sleep(1.5)  # the push, ready to apply, waits for the cache
+        threading.Thread(target=journal, daemon=True).start()
+        deadlocked = not journaled.wait(15)
+    pusher.join(60)
+    other_worker.close()
+    assert not deadlocked, "the push held the journal while it waited for the cache"
+    assert not pusher.is_alive() and not push_errors, push_errors
+    assert files_at(objects, head_of(repo))["(Main)/X.wiki"] == b"x\n"
 
 
 def test_merge_commits_are_kept_with_their_side_branch(pushed) -> None:  # type: ignore[no-untyped-def]
