@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from dulwich.objects import Blob, Commit, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ShaFile
 
 from gitaccess.accounts import Account
 from gitaccess.history import History
@@ -17,6 +17,7 @@ from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki import reader
 from gitaccess.wiki.writer import Editor, WikiWriter
+from tests.trees import nested_tree
 
 ADMIN = Editor("Admin", 1, frozenset({"sysop"}))
 PUSHER = Account(1, "Admin", frozenset({"sysop", "user", "*"}), None, False, True, True)
@@ -43,24 +44,7 @@ class Objects(dict):  # type: ignore[type-arg]
 
 def tree_of(objects: Objects, files: dict[str, bytes], mode: int = 0o100644) -> bytes:
     """Nested trees for {path: content}."""
-    nested: dict[str, object] = {}
-    for path, data in files.items():
-        node = nested
-        *dirs, name = path.split("/")
-        for d in dirs:
-            node = node.setdefault(d, {})  # type: ignore[assignment]
-        node[name] = data
-
-    def build(node: dict[str, object]) -> bytes:
-        tree = Tree()
-        for name, value in node.items():
-            if isinstance(value, dict):
-                tree.add(name.encode(), 0o040000, build(value))
-            else:
-                tree.add(name.encode(), mode, objects.add(Blob.from_string(value)))  # type: ignore[arg-type]
-        return objects.add(tree)
-
-    return build(nested)
+    return nested_tree(files, lambda data: (mode, objects.add(Blob.from_string(data))), objects.add)
 
 
 def files_at(objects: Objects, commit: bytes) -> dict[str, bytes]:

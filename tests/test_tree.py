@@ -38,6 +38,7 @@ from gitaccess.tree.layout import ALIASES_FILE, Layout, PathError, included_name
 from gitaccess.tree.portable import is_portable_path
 from gitaccess.tree.entries import entries_problem, parse, parse_entries, reparse, reread_problem
 from gitaccess.tree.trees import FileTree, build_tree
+from tests.trees import nested_tree
 
 RECIPES = 3000
 NO_ALIASES = AliasRegistry()
@@ -367,22 +368,7 @@ def test_build_tree_nests_and_sorts_like_git() -> None:
 
 def _dulwich_tree(files: dict[str, bytes]) -> bytes:
     """The root id dulwich's own Tree class gives the same files, built from scratch."""
-    nested: dict[str, object] = {}
-    for path, sha in files.items():
-        *directories, name = path.split("/")
-        node = nested
-        for directory in directories:
-            node = node.setdefault(directory, {})  # type: ignore[assignment]
-        node[name] = sha
-
-    def make(node: dict[str, object]) -> Tree:
-        tree = Tree()
-        for name, value in node.items():
-            sha = make(value).id if isinstance(value, dict) else value
-            tree.add(name.encode(), 0o040000 if isinstance(value, dict) else 0o100644, sha)  # type: ignore[arg-type]
-        return tree
-
-    return make(nested).id
+    return nested_tree(files, lambda sha: (0o100644, sha), lambda tree: tree.id)
 
 
 @pytest.mark.parametrize("seed", range(6))
