@@ -34,7 +34,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Se
 
 from dulwich.object_format import SHA1
 from dulwich.objects import ShaFile, hex_to_sha
-from dulwich.pack import OFS_DELTA, REF_DELTA, Pack, PackFileDisappeared, PackIndex, create_delta, load_pack_index, \
+from dulwich.pack import OFS_DELTA, REF_DELTA, PackIndex, create_delta, load_pack_index, \
     pack_object_header, write_pack_index
 from dulwich.repo import Repo
 from sqlalchemy import (
@@ -53,6 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.pool import NullPool
 
+from gitaccess.packfile import PackFile
 from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
 
 T = TypeVar("T")
@@ -392,35 +393,33 @@ class PackedObjects:
     def __init__(self, pack_dir: Path, names: Callable[[], list[str]]) -> None:
         self._pack_dir = pack_dir
         self._names = names
-        self._packs: dict[str, Pack] = {}
+        self._packs: dict[str, PackFile] = {}
         #: Objects read last, whole: a pack resolves a delta chain (up to 50 deltas) at every
         #: read, and a push reads a page's previous text twice (its pack's base, then the cache's).
         self._read = RecentObjects(READ_CACHE_BYTES)
 
     def _reload(self) -> None:
-        names = self._names()
-        for name in set(self._packs) - set(names):
-            self._packs.pop(name).close()
-        for name in names:
-            if name not in self._packs:
-                self._packs[name] = Pack(str(self._pack_dir / name), object_format=SHA1,
-                                         resolve_ext_ref=self.get_raw)
-
-    def _find(self, sha: bytes) -> Pack | None:
-        binary = hex_to_sha(sha) if len(sha) == 40 else sha
-        for attempt in range(3):
+        """Open the packs the index lists now (an open pack stays readable once deleted)."""
+        for _attempt in range(3):
+            names = self._names()
+            for name in set(self._packs) - set(names):
+                self._packs.pop(name).close()
             try:
-                for pack in reversed(self._packs.values()):
-                    if binary in pack:
-                        return pack
-            except (OSError, PackFileDisappeared):
-                # Another process joined the packs and deleted this one: read the list again.
-                self._forget(pack)
-                continue
+                for name in names:
+                    if name not in self._packs:
+                        self._packs[name] = PackFile(self._pack_dir / name, self.get_raw)
+                return
+            except FileNotFoundError:
+                continue  # joined away since the list was read: read it again
+
+    def _find(self, sha: bytes) -> PackFile | None:
+        binary = hex_to_sha(sha) if len(sha) == 40 else sha
+        for attempt in range(2):
+            for pack in reversed(self._packs.values()):
+                if binary in pack:
+                    return pack
             if attempt == 0:
-                self._reload()
-            else:
-                break
+                self._reload()  # another process appended or joined packs
         return None
 
     def __contains__(self, sha: object) -> bool:
@@ -432,24 +431,12 @@ class PackedObjects:
         found = self._read.get(binary)
         if found is not None:
             return found
-        for _attempt in range(3):
-            pack = self._find(binary)
-            if pack is None:
-                break
-            try:
-                found = pack.get_raw(binary)
-                self._read.put(binary, found)
-                return found
-            except (OSError, KeyError, PackFileDisappeared):
-                self._forget(pack)  # joined away meanwhile, as in _find
-        raise KeyError(sha)
-
-    def _forget(self, pack: Pack) -> None:
-        for name, held in list(self._packs.items()):
-            if held is pack:
-                del self._packs[name]
-                held.close()
-        self._reload()
+        pack = self._find(binary)
+        if pack is None:
+            raise KeyError(sha)
+        found = pack.get_raw(binary)
+        self._read.put(binary, found)
+        return found
 
     def __getitem__(self, sha: bytes) -> ShaFile:
         type_num, data = self.get_raw(sha)

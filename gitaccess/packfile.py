@@ -1,0 +1,112 @@
+"""Objects read from one pack file with plain reads.
+
+dulwich's ``Pack`` maps the whole pack into memory. Each page it touches
+then counts towards the process's resident memory for as long as the pack
+stays open, and a serving worker keeps its packs open: reading the newest
+version of every page (a ``--depth 1`` clone, a push's bases) touches
+most of a pack, and a worker of a large wiki held hundreds of megabytes of
+mapped pack. Read with ``os.pread`` instead, the bytes live only while an
+object is being decoded; the kernel's page cache still spares the disk.
+
+An open pack also stays readable after another process joins it away and
+deletes the file (the descriptor keeps the data), so a reader never sees a
+pack vanish under it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from dulwich.object_format import SHA1
+from dulwich.pack import OFS_DELTA, REF_DELTA, apply_delta, load_pack_index, unpack_object
+
+#: Bytes read at an object's start: most objects (deltas above all) are smaller compressed.
+FIRST_READ = 4096
+
+
+class PackFile:
+    """One pack and its index; objects of its deltas' bases outside it come from ``outside``."""
+
+    def __init__(self, path: Path, outside: Callable[[bytes], tuple[int, bytes]]) -> None:
+        self.index = load_pack_index(f"{path}.idx", SHA1)
+        try:
+            self._fd = os.open(f"{path}.pack", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            self.index.close()
+            raise
+        self._outside = outside
+
+    def __contains__(self, sha: bytes) -> bool:
+        """Whether the pack holds the object (20-byte sha)."""
+        try:
+            self.index.object_offset(sha)
+        except KeyError:
+            return False
+        return True
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        """(type, contents) of the object with this 20-byte sha; KeyError when not here."""
+        return self._resolve(self.index.object_offset(sha))
+
+    def _resolve(self, offset: int) -> tuple[int, bytes]:
+        """The object at ``offset``, its delta chain followed down to a whole object."""
+        deltas: list[bytes] = []
+        while True:
+            type_num, base, data = self._read(offset)
+            if type_num == OFS_DELTA:
+                deltas.append(data)
+                offset -= base
+            elif type_num == REF_DELTA:
+                deltas.append(data)
+                type_num, data = self._outside(base)
+                break
+            else:
+                break
+        for delta in reversed(deltas):
+            data = apply_delta(data, delta)
+        return type_num, data if isinstance(data, bytes) else b"".join(data)
+
+    def _read(self, offset: int) -> tuple[int, int | bytes | None, bytes]:
+        """(pack type, delta base, inflated data) of the entry at ``offset``."""
+        reader = _Reader(self._fd, offset)
+        unpacked, _unused = unpack_object(reader.read_all, SHA1.hash_func, reader.read_some)
+        return unpacked.pack_type_num, unpacked.delta_base, b"".join(unpacked.decomp_chunks)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            self.index.close()
+
+
+class _Reader:
+    """Sequential reads of a pack entry through ``os.pread``: a first block, then growing ones."""
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd = fd
+        self._offset = offset
+        self._buffer = b""
+        self._next = FIRST_READ
+
+    def _fill(self, wanted: int) -> None:
+        size = max(wanted - len(self._buffer), self._next)
+        self._next *= 4
+        data = os.pread(self._fd, size, self._offset)
+        if not data:
+            raise EOFError("the pack ends inside an object")
+        self._offset += len(data)
+        self._buffer += data
+
+    def read_all(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            self._fill(size)
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def read_some(self, size: int) -> bytes:
+        if not self._buffer:
+            self._fill(1)
+        data, self._buffer = self._buffer, b""
+        return data
