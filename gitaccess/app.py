@@ -44,6 +44,22 @@ class _Repositories:
         repo.refresh()
         return repo
 
+    def warm_in_background(self) -> None:
+        """Have this process hold the history's state from the start (WikiRepository.warm), if
+        there is a cache to read it from."""
+        if WikiRepository.cache_directory(self.site).exists():
+            threading.Thread(target=self._warm, name="gitaccess-warm", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            repo = WikiRepository(self.site)
+            try:
+                repo.warm()
+            finally:
+                repo.close()
+        except Exception:  # the first request that needs the state reads it instead
+            log.exception("reading the history's state in the background failed")
+
 
 def _history_failed(error: GitAccessError) -> Response:
     """The history cannot be served (say, the wiki changed under it): tell the git client why.
@@ -92,6 +108,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["gitaccess"] = site
     gate = Gate(site.config, Authenticator(site).authenticate)
     repositories = _Repositories(site)
+    repositories.warm_in_background()
     app.register_blueprint(git_blueprint(repositories, gate, _Pushes(site, repositories),
                                          push_settings(site.config)))
     app.register_error_handler(GitAccessError, _history_failed)

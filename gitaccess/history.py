@@ -724,6 +724,14 @@ class History:
             gs_value=Marks(marks.rev, marks.log, rev_gaps, log_gaps).to_json()))
 
     # --- replaying
+    def place(self, state: WikiState) -> None:
+        """Place every page of a state read back from storage, as the next commit made from it
+        would (with the journal head's layout): that commit then costs what it changes."""
+        with self.db.read() as conn:
+            layout_id = self._head_layout(conn)
+            if layout_id is not None:
+                Builder(self, conn, state, Marks(0, 0), self.layout(conn, layout_id)).tree()
+
     def replay(self, state: WikiState, after: bytes | None) -> Iterator[Made]:
         """Rebuild the journal's commits after ``after`` (None: from the start), checking each SHA-1.
 

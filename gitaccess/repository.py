@@ -25,8 +25,12 @@ class WikiRepository:
     def __init__(self, site: Site, cache_directory: Path | None = None) -> None:
         self.site = site
         self.history = History(site)
-        directory = cache_directory or site.config.data_directory / "cache" / site.config.repository
-        self.cache = ObjectCache(directory, self.head())
+        self.cache = ObjectCache(cache_directory or self.cache_directory(site), self.head())
+
+    @staticmethod
+    def cache_directory(site: Site) -> Path:
+        """Where a site's object cache lives unless told otherwise."""
+        return site.config.data_directory / "cache" / site.config.repository
 
     #: Per cache directory, (cache head, state there) while this process holds the state the cache
     #: stored last; shared by the process's threads, used and changed only under the cache's lock.
@@ -119,6 +123,22 @@ class WikiRepository:
             state, rest = self._advance(kept)
             rest.close()
             return state
+
+    def warm(self) -> None:
+        """Hold the state at the cache's head, its pages placed, unless this process already does.
+
+        A serving process calls it as it starts, in the background: its first
+        catch-up then costs what is new, not reading the stored state and
+        placing every page of the wiki (seconds on a large one).
+        """
+        with self.cache.locked():
+            if self._kept is not None or self.cache.state() is None:
+                return
+            head = self.cache.head()
+            state, rest = self._advance(None)
+            rest.close()
+            self.history.place(state)
+            self._kept = (head[1] if head else None, state)
 
     def _store(self, made: Iterable[Made], state: WikiState) -> None:
         self.cache.append(made, state.to_json)

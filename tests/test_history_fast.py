@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import delete
 
 from bench.generate import config_for, create_wiki
 from bench.plan import BENCH_USER, SIZES
+from gitaccess.app import create_app
 from gitaccess.cache import JOIN_FACTOR, ObjectCache
 from gitaccess.history import Builder
 from gitaccess.repository import WikiRepository
@@ -154,3 +156,44 @@ def test_a_process_without_the_state_replays_the_commits_since_the_stored_one(
     assert afresh._kept is not None and caught_up is not None
     assert afresh._kept[1].to_json() == caught_up[1].to_json()
 
+
+def test_a_warmed_process_catches_up_from_the_placed_state(tmp_path: Path) -> None:
+    """A serving process warms up as it starts: it holds the stored state with every page placed,
+    so its first catch-up changes that placement instead of placing the whole wiki again, and
+    makes the commit a process building everything afresh makes."""
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    site = Site(config_for(tmp_path / "wiki"))
+    WikiRepository._kept_states.clear()
+    WikiRepository(site, tmp_path / "cache").refresh()
+    _add_commits(site, WikiRepository(site, tmp_path / "cache"), 3)  # the stored state is 3 commits back
+
+    WikiRepository._kept_states.clear()  # a new process
+    repo = WikiRepository(site, tmp_path / "cache")
+    repo.warm()
+    warmed = repo._kept
+    assert warmed is not None and warmed[0] == repo.cache.head()[1]  # type: ignore[index]
+    view = warmed[1].view
+    assert view is not None and view.tree == warmed[1].tree
+    _add_commits(site, repo, 1)
+    caught_up = repo._kept
+    assert caught_up is not None and caught_up[1].view is view  # updated in place, not placed again
+
+    afresh = WikiRepository(site, tmp_path / "afresh")
+    afresh.refresh()
+    assert afresh.cache.head() == repo.cache.head()
+
+
+def test_the_app_warms_up_in_the_background_when_a_cache_exists(tmp_path: Path) -> None:
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    config = config_for(tmp_path / "wiki")
+    site = Site(config)
+    WikiRepository._kept_states.clear()
+    create_app(config)  # no cache yet: nothing to read
+    assert not [t for t in threading.enumerate() if t.name == "gitaccess-warm"]
+    WikiRepository(site).refresh()
+    WikiRepository._kept_states.clear()
+    create_app(config)
+    for thread in threading.enumerate():
+        if thread.name == "gitaccess-warm":
+            thread.join(60)
+    assert WikiRepository._kept_states.get(WikiRepository.cache_directory(site)) is not None
