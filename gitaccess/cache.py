@@ -59,7 +59,7 @@ from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
 T = TypeVar("T")
 
 #: The shape of the cache's files; a cache of another shape is thrown away and rebuilt.
-FORMAT = "2"
+FORMAT = "3"
 #: Bytes of objects each reader keeps whole after reading them.
 READ_CACHE_BYTES = 16 * 1024 * 1024
 #: Commits after which the wiki state is stored again (at most this many are replayed to
@@ -67,6 +67,9 @@ READ_CACHE_BYTES = 16 * 1024 * 1024
 STATE_INTERVAL = 500
 #: Commits whose objects are checked and written together (one query each for what is known).
 CHUNK_COMMITS = 256
+#: Earlier versions of an object looked at for a shallower delta base when the previous
+#: version's chain is full (see ObjectCache._base_for).
+BASE_WINDOW = 64
 #: A pack is joined with the newer ones unless it is this many times their size (each
 #: serving-time catch-up writes a small pack; see ObjectCache._join_packs).
 JOIN_FACTOR = 2
@@ -235,28 +238,43 @@ class ObjectCache:
         bases = {base for m in chunk for base in m.bases.values()}
         known = self._depths(conn, (ids | bases) - depths.keys())
         rows = []
+        written: dict[bytes, bytes | None] = {}  # this chunk's objects: the base the history named
         for m in chunk:
             for obj in m.objects:
                 if obj.id in depths or obj.id in known:
                     continue
                 base = m.bases.get(obj.id)
                 data = obj.as_raw_string()
-                depth = writer.add(obj, data, base, self._base_for(base, obj.type_num, depths, known))
+                depth = writer.add(obj, data, self._base_for(conn, base, obj.type_num, depths, known, written))
                 depths[obj.id] = depth
+                written[obj.id] = base
                 self._recent.put(obj.id, (obj.type_num, data))
                 rows.append({"position": position, "sha": obj.id.decode("ascii"), "type": obj.type_num,
                              "base": base.decode("ascii") if base else None, "depth": depth})
             position += 1
         return rows
 
-    def _base_for(self, base: bytes | None, type_num: int, depths: dict[bytes, int],
-                  known: dict[bytes, int]) -> tuple[bytes, int] | None:
-        """(contents, stored depth) of a delta base worth using, or None."""
+    def _base_for(self, conn, base: bytes | None, type_num: int, depths: dict[bytes, int],  # type: ignore[no-untyped-def]
+                  known: dict[bytes, int], written: dict[bytes, bytes | None]) -> tuple[bytes, bytes, int] | None:
+        """(id, contents, stored depth) of the delta base to use, or None to store the object whole.
+
+        The base is the previous version the history named, unless its chain
+        is full: then the shallowest of the BASE_WINDOW versions before it.
+        Restarting the chain with a whole copy instead would cost a large
+        directory's full size every MAX_DELTA_DEPTH versions; a delta across
+        a few dozen versions costs what they changed. Each such restart
+        lands one level deeper, so whole copies come about MAX_DELTA_DEPTH
+        times more rarely.
+        """
         if base is None:
             return None
         depth = depths.get(base, known.get(base))
-        if depth is None or depth >= MAX_DELTA_DEPTH:
+        if depth is None:
             return None
+        if depth >= MAX_DELTA_DEPTH:
+            base, depth = self._shallowest_before(conn, base, depth, depths, written)
+            if depth >= MAX_DELTA_DEPTH:
+                return None
         item = self._recent.get(base)
         if item is None and base in depths:
             return None  # in the pack being written, and no longer at hand: stored whole
@@ -265,7 +283,38 @@ class ObjectCache:
                 item = self.object_store.get_raw(base)
             except KeyError:
                 return None
-        return (item[1], depth) if item[0] == type_num else None
+        return (base, item[1], depth) if item[0] == type_num else None
+
+    def _shallowest_before(self, conn, sha: bytes, depth: int, depths: dict[bytes, int],  # type: ignore[no-untyped-def]
+                           written: dict[bytes, bytes | None]) -> tuple[bytes, int]:
+        """(id, depth) of the shallowest of ``sha`` and the BASE_WINDOW versions before it, the
+        newest of those on a tie."""
+        best = (sha, depth)
+        earlier = self._named_base(conn, sha, written)
+        for _step in range(BASE_WINDOW):
+            if earlier is None:
+                break
+            sha = earlier
+            if sha in written:
+                depth, earlier = depths[sha], written[sha]
+            else:
+                row = conn.execute(select(_introduced.c.depth, _introduced.c.base)
+                                   .where(_introduced.c.sha == sha.decode("ascii")).limit(1)).first()
+                if row is None:
+                    break
+                depth, earlier = row[0], row[1].encode("ascii") if row[1] else None
+            if depth < best[1]:
+                best = (sha, depth)
+        return best
+
+    @staticmethod
+    def _named_base(conn, sha: bytes, written: dict[bytes, bytes | None]) -> bytes | None:  # type: ignore[no-untyped-def]
+        """The previous version the history named for a cached object."""
+        if sha in written:
+            return written[sha]
+        named = conn.execute(select(_introduced.c.base).where(_introduced.c.sha == sha.decode("ascii"))
+                             .limit(1)).scalar()
+        return named.encode("ascii") if named else None
 
     def _depths(self, conn, ids: set[bytes]) -> dict[bytes, int]:  # type: ignore[no-untyped-def]
         """Stored chain depth of those of ``ids`` already cached."""
@@ -466,16 +515,18 @@ class _PackWriter:
             self._file.write(b"PACK" + struct.pack(">II", 2, 0))  # the count is filled in by finish()
         return self._file
 
-    def add(self, obj: CachedObject, data: bytes, base: bytes | None, base_item: tuple[bytes, int] | None) -> int:
-        """Write an object, as a delta against ``base`` when that pays; returns its chain depth."""
+    def add(self, obj: CachedObject, data: bytes, base: tuple[bytes, bytes, int] | None) -> int:
+        """Write an object, as a delta against ``base`` (id, contents, depth) when that pays;
+        returns its chain depth."""
         kind, base_ref, body, depth = obj.type_num, None, data, 0
-        if base is not None and base_item is not None:
-            delta = b"".join(create_delta(base_item[0], data))
+        if base is not None:
+            base_id, base_data, base_depth = base
+            delta = b"".join(create_delta(base_data, data))
             if len(delta) < len(data):
-                written = self._offsets.get(base)
+                written = self._offsets.get(base_id)
                 kind, base_ref = (OFS_DELTA, self.offset - written) if written is not None else (REF_DELTA,
-                                                                                                 hex_to_sha(base))
-                body, depth = delta, base_item[1] + 1
+                                                                                                 hex_to_sha(base_id))
+                body, depth = delta, base_depth + 1
         entry = bytes(pack_object_header(kind, base_ref, len(body), SHA1)) + zlib.compress(body)
         self._open().write(entry)
         self._entries.append((hex_to_sha(obj.id), self.offset, zlib.crc32(entry)))

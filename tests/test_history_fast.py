@@ -13,14 +13,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from dulwich.objects import ShaFile
-from sqlalchemy import delete
+from dulwich.objects import Blob, ShaFile
+from sqlalchemy import delete, select
 
 from bench.generate import config_for, create_wiki
 from bench.plan import BENCH_USER, SIZES
 from gitaccess.app import create_app
-from gitaccess.cache import JOIN_FACTOR, ObjectCache
+from gitaccess.cache import JOIN_FACTOR, ObjectCache, _introduced
 from gitaccess.history import Builder
+from gitaccess.protocol.packs import MAX_DELTA_DEPTH
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.tree.view import RepositoryView
@@ -197,3 +198,31 @@ def test_the_app_warms_up_in_the_background_when_a_cache_exists(tmp_path: Path) 
         if thread.name == "gitaccess-warm":
             thread.join(60)
     assert WikiRepository._kept_states.get(WikiRepository.cache_directory(site)) is not None
+
+
+def test_a_long_lineage_restarts_its_delta_chains_from_earlier_versions_not_whole_copies(tmp_path: Path) -> None:
+    """A page edited hundreds of times is stored as one whole text and deltas: when a chain is
+    full, the next version takes a shallower earlier version as its base instead of being
+    stored whole again; chains stay within git's depth and every version reads back."""
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    site = Site(config_for(tmp_path / "wiki"))
+    repo = WikiRepository(site, tmp_path / "cache")
+    repo.refresh()
+    editor = Editor(BENCH_USER, 1, frozenset({"sysop"}))
+    texts = ["".join(f"line {line} of version {n if line % 40 == n % 40 else 0}\n" for line in range(80))
+             for n in range(320)]
+    for n, text in enumerate(texts):
+        with site.db.write() as conn:
+            WikiWriter(site.db, conn, titles=site.titles).save(0, "Long_lineage", text, editor=editor,
+                                                               summary=f"edit {n}")
+        if n in (300, 310):  # most in one append (across chunks), the rest a few appends later
+            repo.refresh()
+    repo.refresh()
+    blobs = {Blob.from_string(text.encode()).id for text in texts}
+    with repo.cache.engine.connect() as conn:
+        stored = {sha.encode(): depth for sha, depth in conn.execute(select(_introduced.c.sha, _introduced.c.depth))}
+    assert blobs <= stored.keys()
+    assert max(stored.values()) <= MAX_DELTA_DEPTH
+    assert sum(1 for blob in blobs if stored[blob] == 0) == 1
+    for blob in blobs:
+        assert ShaFile.from_raw_string(*repo.object_store().get_raw(blob)).id == blob
