@@ -290,34 +290,31 @@ class ObjectCache:
     def _shallowest_before(self, conn, sha: bytes, depth: int, depths: dict[bytes, int],  # type: ignore[no-untyped-def]
                            named: dict[bytes, bytes | None]) -> tuple[bytes, int]:
         """(id, depth) of the shallowest of ``sha`` and the BASE_WINDOW versions before it, the
-        newest of those on a tie. This append's objects are looked up in memory, earlier ones
-        in the index."""
+        newest of those on a tie."""
         best = (sha, depth)
-        earlier = self._named_base(conn, sha, named)
         for _step in range(BASE_WINDOW):
+            earlier = self._previous_version(conn, sha, depths, named)
             if earlier is None:
                 break
-            sha = earlier
-            if sha in named:
-                depth, earlier = depths[sha], named[sha]
-            else:
-                row = conn.execute(select(_introduced.c.depth, _introduced.c.base)
-                                   .where(_introduced.c.sha == sha.decode("ascii")).limit(1)).first()
-                if row is None:
-                    break
-                depth, earlier = row[0], row[1].encode("ascii") if row[1] else None
+            sha, depth = earlier
             if depth < best[1]:
-                best = (sha, depth)
+                best = earlier
         return best
 
     @staticmethod
-    def _named_base(conn, sha: bytes, named: dict[bytes, bytes | None]) -> bytes | None:  # type: ignore[no-untyped-def]
-        """The previous version the history named for a cached object."""
-        if sha in named:
-            return named[sha]
-        named = conn.execute(select(_introduced.c.base).where(_introduced.c.sha == sha.decode("ascii"))
+    def _previous_version(conn, sha: bytes, depths: dict[bytes, int],  # type: ignore[no-untyped-def]
+                          named: dict[bytes, bytes | None]) -> tuple[bytes, int] | None:
+        """(id, stored depth) of the version the history named before a cached object: this
+        append's objects are looked up in memory, earlier ones in the index."""
+        earlier = named[sha] if sha in named else _hex_or_none(conn.execute(
+            select(_introduced.c.base).where(_introduced.c.sha == sha.decode("ascii")).limit(1)).scalar())
+        if earlier is None:
+            return None
+        if earlier in depths:
+            return earlier, depths[earlier]
+        depth = conn.execute(select(_introduced.c.depth).where(_introduced.c.sha == earlier.decode("ascii"))
                              .limit(1)).scalar()
-        return named.encode("ascii") if named else None
+        return None if depth is None else (earlier, depth)
 
     def _depths(self, conn, ids: set[bytes]) -> dict[bytes, int]:  # type: ignore[no-untyped-def]
         """Stored chain depth of those of ``ids`` already cached."""
@@ -581,6 +578,10 @@ class _PackWriter:
             self._file.close()
             self._file = None
         self.path.unlink(missing_ok=True)
+
+
+def _hex_or_none(value: str | None) -> bytes | None:
+    return value.encode("ascii") if value else None
 
 
 def _chunks(made: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -38,7 +38,7 @@ from gitaccess.tree.aliases import AliasesError, AliasRegistry
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import ALIASES_FILE, PathError
 from gitaccess.tree.portable import collision_key, path_problem
-from gitaccess.tree.entries import ParsedTree, Reread, parse, reparse
+from gitaccess.tree.entries import ParsedTree, RecentTrees, Reread, parse, reparse
 from gitaccess.tree.trees import TreeObject
 from gitaccess.wiki import events
 from gitaccess.wiki.writer import Editor, WikiWriter
@@ -371,7 +371,7 @@ class Receiver:
             except PathError:
                 return None
             title = Title(title.namespace, title.dbkey)
-            if title in added or title in pages and title not in removed:
+            if _present(title, pages, removed, added):
                 return None
             data = objects[new].as_raw_string()
             if title.namespace == MEDIA:
@@ -498,16 +498,17 @@ def _parsed(tree_id: bytes, objects: PushedObjects, prefix: str) -> ParsedTree:
     """A tree read whole. The quarantine checked pushed trees against git's rules; a commit's
     diff reads its parent's trees again, so the last few read are kept (by id, which fixes
     their contents), per thread."""
-    found = _recent.__dict__.setdefault("trees", {}).get(tree_id)
-    return found or _remember(tree_id, parse(_tree_data(tree_id, objects, prefix)))
+    recent = _recent_trees()
+    return recent.get(tree_id) or recent.put(parse(_tree_data(tree_id, objects, prefix)), tree_id)
 
 
 def _reread(tree_id: bytes, objects: PushedObjects, prefix: str, previous: ParsedTree) -> Reread:
     """A tree read from its previous version (the same directory in the parent commit): the
     bytes where they differ are parsed, not the thousands of entries they share."""
-    found = _recent.__dict__.setdefault("trees", {}).get(tree_id)
+    recent = _recent_trees()
+    found = recent.get(tree_id)
     reread = reparse(previous, found.data if found else _tree_data(tree_id, objects, prefix))
-    _remember(tree_id, reread.tree)
+    recent.put(reread.tree, tree_id)
     return reread
 
 
@@ -518,17 +519,15 @@ def _tree_data(tree_id: bytes, objects: PushedObjects, prefix: str) -> bytes:
     return data
 
 
-def _remember(tree_id: bytes, tree: ParsedTree) -> ParsedTree:
-    parsed: dict[bytes, ParsedTree] = _recent.__dict__.setdefault("trees", {})
-    parsed[tree_id] = tree
-    if len(parsed) > PARSED_TREES:
-        del parsed[next(iter(parsed))]
-    return tree
+def _recent_trees() -> RecentTrees:
+    """This thread's trees read last."""
+    recent: RecentTrees | None = getattr(_thread, "trees", None)
+    if recent is None:
+        recent = _thread.trees = RecentTrees()
+    return recent
 
 
-#: Trees kept parsed, per thread.
-PARSED_TREES = 64
-_recent = threading.local()
+_thread = threading.local()
 
 
 def _names_clash(tree_id: bytes, objects: PushedObjects, checked: set[tuple[str, bytes]],

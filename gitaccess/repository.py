@@ -106,6 +106,12 @@ class WikiRepository:
                 raise StaleCache(f"the cache's commit {sha.decode()} is not the journal's")
         return state, made
 
+    def _at_cache_head(self, kept: tuple[bytes | None, WikiState] | None) -> WikiState:
+        """A state brought to the cache's head (:meth:`_advance`), and no further."""
+        state, rest = self._advance(kept)
+        rest.close()
+        return state
+
     def take_state(self, head: bytes | None) -> WikiState:
         """The state at the served head ``head``, for a push to change: the one this process
         holds, which it no longer holds (:meth:`store` keeps the push's result; a refused push's
@@ -120,9 +126,7 @@ class WikiRepository:
             current = self.cache.head()
             if (current[1] if current else None) != head:
                 raise StaleCache("the served history moved on while the push was read")
-            state, rest = self._advance(kept)
-            rest.close()
-            return state
+            return self._at_cache_head(kept)
 
     def warm(self) -> None:
         """Hold the state at the cache's head, its pages placed, unless this process already does.
@@ -135,8 +139,7 @@ class WikiRepository:
             if self._kept is not None or self.cache.state() is None:
                 return
             head = self.cache.head()
-            state, rest = self._advance(None)
-            rest.close()
+            state = self._at_cache_head(None)
             self.history.place(state)
             self._kept = (head[1] if head else None, state)
 

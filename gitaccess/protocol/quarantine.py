@@ -40,7 +40,7 @@ from dulwich.pack import (
 from gitaccess.protocol.incoming import PackCorrupt, PackRefused
 from gitaccess.protocol.objects import type_name
 from gitaccess.protocol.repository import ObjectSource
-from gitaccess.tree.entries import ParsedTree, entries_problem, parse, reparse, reread_problem
+from gitaccess.tree.entries import RecentTrees, entries_problem, parse, reparse, reread_problem
 
 _GITLINK_MODE = 0o160000
 
@@ -155,7 +155,7 @@ def _check_objects(checker: _Checker, served: ObjectSource, allow_tags: bool, to
     entries: list[PackIndexEntry] = []
     received: set[bytes] = set()
     referenced: set[bytes] = set()
-    trees = _RecentTrees()
+    trees = RecentTrees()
     try:
         for done, unpacked in enumerate(checker, 1):
             sha = sha_to_hex(unpacked.sha())
@@ -178,30 +178,18 @@ def _check_objects(checker: _Checker, served: ObjectSource, allow_tags: bool, to
     return entries, frozenset(sha_to_hex(sha) for sha in checker.ext_refs())
 
 
-class _RecentTrees:
-    """The trees checked last, by pack offset and by name: a delta's base is usually one of
-    them (a pack's delta chains are walked base first), and its new version is read from it."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._trees: dict[int | bytes, ParsedTree] = {}
-
-    def base_of(self, unpacked: UnpackedObject) -> ParsedTree | None:
-        if unpacked.pack_type_num == OFS_DELTA:
-            assert unpacked.offset is not None and isinstance(unpacked.delta_base, int)
-            return self._trees.get(unpacked.offset - unpacked.delta_base)
-        if unpacked.pack_type_num == REF_DELTA:
-            assert isinstance(unpacked.delta_base, bytes)
-            return self._trees.get(sha_to_hex(unpacked.delta_base))
-        return None
-
-    def add(self, offset: int, sha: bytes, tree: ParsedTree) -> None:
-        self._trees[offset] = self._trees[sha] = tree
-        while len(self._trees) > 2 * self.size:
-            del self._trees[next(iter(self._trees))]
+def _base_key(unpacked: UnpackedObject) -> int | bytes | None:
+    """Where a delta's base was met: its pack offset, or its id (None: not a delta)."""
+    if unpacked.pack_type_num == OFS_DELTA:
+        assert unpacked.offset is not None and isinstance(unpacked.delta_base, int)
+        return unpacked.offset - unpacked.delta_base
+    if unpacked.pack_type_num == REF_DELTA:
+        assert isinstance(unpacked.delta_base, bytes)
+        return sha_to_hex(unpacked.delta_base)
+    return None
 
 
-def _check_tree(sha: bytes, unpacked: UnpackedObject, trees: _RecentTrees) -> list[bytes]:
+def _check_tree(sha: bytes, unpacked: UnpackedObject, trees: RecentTrees) -> list[bytes]:
     """Check a tree as ``git fsck`` would; the objects its new entries refer to.
 
     A tree whose delta base was checked is read from it: only its new
@@ -209,7 +197,8 @@ def _check_tree(sha: bytes, unpacked: UnpackedObject, trees: _RecentTrees) -> li
     base's entries were already counted as references.
     """
     data = b"".join(unpacked.obj_chunks)
-    base = trees.base_of(unpacked)
+    key = _base_key(unpacked)
+    base = trees.get(key) if key is not None else None
     try:
         if base is not None:
             reread = reparse(base, data)
@@ -222,7 +211,7 @@ def _check_tree(sha: bytes, unpacked: UnpackedObject, trees: _RecentTrees) -> li
     if problem:
         raise BadObject(f"the tree {sha.decode()} is malformed: {problem}")
     assert unpacked.offset is not None
-    trees.add(unpacked.offset, sha, tree)
+    trees.put(tree, unpacked.offset, sha)
     if any(map(_GITLINK_MODE.__eq__, map(itemgetter(1), new))):
         return [entry_sha for _name, mode, entry_sha in new if mode != _GITLINK_MODE]
     return list(map(itemgetter(2), new))

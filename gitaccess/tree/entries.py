@@ -45,6 +45,25 @@ class ParsedTree(NamedTuple):
     starts: list[int]
 
 
+class RecentTrees:
+    """The trees read last, at most ``size``, under keys that fix their contents (an object
+    id, a pack offset): the next tree read is usually a new version of one of them."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._trees: dict[int | bytes, ParsedTree] = {}
+
+    def get(self, key: int | bytes) -> ParsedTree | None:
+        return self._trees.get(key)
+
+    def put(self, tree: ParsedTree, *keys: int | bytes) -> ParsedTree:
+        for key in keys:
+            self._trees[key] = tree
+        while len(self._trees) > self._size * len(keys):
+            del self._trees[next(iter(self._trees))]
+        return tree
+
+
 class Reread(NamedTuple):
     """A tree read from its previous version: entries ``[first, end)`` of the previous
     version were replaced by ``middle``; the others are the previous version's."""
