@@ -26,6 +26,7 @@ from gitaccess.errors import GitAccessError
 from gitaccess.history import History
 from gitaccess.importer import import_dump
 from gitaccess.passwords import hash_password
+from gitaccess.repository import WikiRepository
 from gitaccess.server import run
 from gitaccess.site import Site
 from gitaccess.titles import InvalidTitle, Title
@@ -174,12 +175,62 @@ def import_dump_command(file: str) -> None:
                                                   if stats.adopted_siteinfo else ""))
 
 
+class _Bars:
+    """A progress bar on standard error for each phase of long work, told (phase, done, total)."""
+
+    def __init__(self) -> None:
+        self._phase: str | None = None
+        self._bar: Any = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self._phase:
+            self.close()
+            self._phase = phase
+            if total:
+                self._bar = click.progressbar(length=total, label=phase, file=sys.stderr).__enter__()
+        if self._bar is not None:
+            self._bar.update(done - self._bar.pos)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+@cli.command()
+def refresh() -> None:
+    """Bring the served history up to the wiki now, showing progress.
+
+    The first request after an import, or after an upgrade that changed the
+    object cache's format, would otherwise wait for this (minutes on a
+    large wiki); serving does the same whenever the wiki has changed.
+    """
+    site = _site()
+    site.db.require_wiki()
+    repo = WikiRepository(site)
+    bars = _Bars()
+    try:
+        repo.refresh(bars)
+        head = repo.cache.head()
+    finally:
+        bars.close()
+        repo.close()
+    if head is None:
+        click.echo("the wiki has no history to serve yet")
+    else:
+        click.echo(f"serving {head[0] + 1} commits; {repo.head().decode()} is {head[1].decode()}")
+
+
 @cli.command()
 def verify() -> None:
     """Rebuild every published commit from the database and compare it with the journal."""
     site = _site()
     site.db.require_wiki()
-    count = History(site).verify()
+    bars = _Bars()
+    try:
+        count = History(site).verify(lambda done, total: bars("rebuilding commits", done, total))
+    finally:
+        bars.close()
     click.echo(f"all {count} commits of the journal rebuild identically")
 
 

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from dulwich.objects import Blob, Commit, ShaFile
 from sqlalchemy import Connection, insert, or_, select, update
@@ -239,6 +239,9 @@ class Marks:
 
 #: Journaled commits whose activity is read from the database together while replaying.
 REPLAY_CHUNK = 500
+#: Told (done, total) as long work goes on: commits replayed, units of wiki activity journaled.
+Progress = Callable[[int, int], None]
+T = TypeVar("T")
 #: How long an id missing below the high-water marks is looked for (a long MediaWiki transaction).
 GAP_SECONDS = 3600
 #: A jump of ids larger than this (an import with explicit ids) is not tracked id by id.
@@ -563,7 +566,7 @@ class History:
                         or events.present(self.db, conn, "log", marks.log_gaps))
 
     # --- catching up
-    def catch_up(self, state: WikiState, head: bytes | None) -> Iterator[Made]:
+    def catch_up(self, state: WikiState, head: bytes | None, progress: Progress | None = None) -> Iterator[Made]:
         """Journal every unit of new wiki activity as a commit, in one transaction.
 
         ``state`` and ``head`` are the cache's, which must be the journal's
@@ -603,7 +606,8 @@ class History:
                 _gaps(marks.rev_gaps, late_revs, self._missing(conn, "rev", marks.rev, rev_mark)),
                 _gaps(marks.log_gaps, late_logs, self._missing(conn, "log", marks.log, log_mark)),
             )
-            for unit in group(found, events.recentchanges_order(self.db, conn, found)):
+            units = list(group(found, events.recentchanges_order(self.db, conn, found)))
+            for unit in _counted(units, progress):
                 previous = state.tree
                 is_revision = builder.apply(unit)
                 tree, aliases = builder.tree()
@@ -732,7 +736,7 @@ class History:
             if layout_id is not None:
                 Builder(self, conn, state, Marks(0, 0), self.layout(conn, layout_id)).tree()
 
-    def replay(self, state: WikiState, after: bytes | None) -> Iterator[Made]:
+    def replay(self, state: WikiState, after: bytes | None, progress: Progress | None = None) -> Iterator[Made]:
         """Rebuild the journal's commits after ``after`` (None: from the start), checking each SHA-1.
 
         Raises :class:`HistoryError` naming the first commit that cannot be
@@ -747,11 +751,11 @@ class History:
                 if start is None:
                     raise StaleCache(f"the cache's head {after.decode()} is no longer in the journal (redacted)")
             rows = [r._mapping for r in conn.execute(select(gh).where(gh.c.gh_seq > start).order_by(gh.c.gh_seq))]
-            for first in range(0, len(rows), REPLAY_CHUNK):
-                chunk = rows[first:first + REPLAY_CHUNK]
-                units = self._units_of(conn, [row["gh_sha1"] for row in chunk])
-                for row in chunk:
-                    yield self._replay_one(conn, state, row, units[row["gh_sha1"]])
+            units: dict[str, Unit] = {}
+            for number, row in enumerate(_counted(rows, progress)):
+                if number % REPLAY_CHUNK == 0:
+                    units = self._units_of(conn, [row["gh_sha1"] for row in rows[number:number + REPLAY_CHUNK]])
+                yield self._replay_one(conn, state, row, units[row["gh_sha1"]])
 
     def _unit_of(self, conn: Connection, sha: str) -> Unit:
         """The wiki activity a journaled commit stands for, read again from the database."""
@@ -840,9 +844,9 @@ class History:
             )
         return made
 
-    def verify(self) -> int:
+    def verify(self, progress: Progress | None = None) -> int:
         """Rebuild every journaled commit from the database; returns how many, raises on a difference."""
-        return sum(1 for _ in self.replay(WikiState(), None))
+        return sum(1 for _ in self.replay(WikiState(), None, progress))
 
     def redact(self) -> int:
         """Rewrite history from the first commit that no longer rebuilds, without what the wiki now hides.
@@ -940,3 +944,13 @@ def file_version(db: Any, conn: Connection, root: Any, name: str, timestamp: str
     else:
         return None
     return path.read_bytes() if path.exists() else None
+
+
+def _counted(items: Sequence[T], progress: Progress | None) -> Iterator[T]:
+    """``items`` one by one, telling ``progress`` how many are done after each."""
+    if progress is not None:
+        progress(0, len(items))
+    for done, item in enumerate(items, 1):
+        yield item
+        if progress is not None:
+            progress(done, len(items))

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from gitaccess.cache import STATE_INTERVAL, ObjectCache
-from gitaccess.history import History, Made, StaleCache, WikiState
+from gitaccess.history import History, Made, Progress, StaleCache, WikiState
 from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
 
 log = logging.getLogger(__name__)
+
+#: Told (what, done, total) while a refresh works: "replaying the journal" (commits the cache
+#: lacks or must rebuild the wiki's state from), then "journaling the wiki" (new activity).
+RefreshProgress = Callable[[str, int, int], None]
 
 class WikiRepository:
     """One site's history: journal in the database, objects in the local cache."""
@@ -48,7 +52,7 @@ class WikiRepository:
             self._kept_states[self.cache.directory] = value
 
     # --- keeping up
-    def refresh(self) -> None:
+    def refresh(self, progress: RefreshProgress | None = None) -> None:
         """Catch the cache up with the journal and the journal up with the wiki."""
         with self.site.db.read() as conn:
             journal_head = self.history.head(conn)
@@ -59,26 +63,29 @@ class WikiRepository:
         with self.cache.locked():
             kept, self._kept = self._kept, None  # changed below: kept again once stored
             for _attempt in range(3):
+                replaying = _phase(progress, "replaying the journal")
                 try:
-                    state = self._replay(kept)
+                    state = self._replay(kept, replaying)
                 except StaleCache:
                     self.cache.reset()  # history was redacted: rebuild from the journal
-                    state = self._replay(None)
+                    state = self._replay(None, replaying)
                 head = self.cache.head()
                 kept = (head[1] if head else None, state)
                 try:
-                    self._store(self.history.catch_up(state, head[1] if head else None), state)
+                    self._store(self.history.catch_up(state, head[1] if head else None,
+                                                      _phase(progress, "journaling the wiki")), state)
                 except StaleCache:
                     continue  # another server journaled meanwhile: replay its commits, then try again
                 return
 
-    def _replay(self, kept: tuple[bytes | None, WikiState] | None) -> WikiState:
+    def _replay(self, kept: tuple[bytes | None, WikiState] | None, progress: Progress | None) -> WikiState:
         """The cache brought to the journal's head; returns the state there."""
-        state, rest = self._advance(kept)
+        state, rest = self._advance(kept, progress)
         self.cache.append(rest, state.to_json)
         return state
 
-    def _advance(self, kept: tuple[bytes | None, WikiState] | None) -> tuple[WikiState, Iterator[Made]]:
+    def _advance(self, kept: tuple[bytes | None, WikiState] | None,
+                 progress: Progress | None = None) -> tuple[WikiState, Iterator[Made]]:
         """A state brought to the cache's head, and the journal's commits after it, to be made.
 
         The state starts from ``kept`` (one this process holds, with the
@@ -99,7 +106,7 @@ class WikiRepository:
         if start is None:
             start = (None, WikiState(), self.cache.commits_after(None) or [])
         commit, state, behind = start
-        made = self.history.replay(state, commit)
+        made = self.history.replay(state, commit, progress)
         for sha in behind:
             replayed = next(made, None)
             if replayed is None or replayed.commit.id != sha:
@@ -188,3 +195,10 @@ class WikiRepository:
 
     def close(self) -> None:
         self.cache.close()
+
+
+def _phase(progress: RefreshProgress | None, what: str) -> Progress | None:
+    """``progress`` told of one phase of a refresh."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(what, done, total)

@@ -9,11 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from bench.generate import config_for, create_wiki
+from bench.plan import SIZES
 from gitaccess.accounts import Authenticator
 from gitaccess.cli import bootstrap
 from gitaccess.config import load_config
 from gitaccess.errors import AuthError, ConfigError
+from gitaccess.history import History
+from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki import reader
 
@@ -101,3 +106,29 @@ def test_title_paths_both_ways(tmp_path: Path) -> None:
     assert title_json("--path", "(Main)/foo bar.wiki") == {"exit": 1, "error": "gitaccess-invalid-path"}
     message = run(tmp_path, "title", "--path", "(Main)/foo bar.wiki")
     assert message.returncode == 1 and "name it (Main)/Foo_bar.wiki" in message.stderr
+
+
+def test_refresh_builds_the_served_history_ahead_of_the_first_request(tmp_path: Path) -> None:
+    """`gitaccess refresh` leaves the cache a server uses at the journal's head, every commit in it."""
+    create_wiki(tmp_path / "wiki", SIZES["tiny"])
+    done = run(tmp_path / "wiki", "refresh")
+    assert done.returncode == 0, done.stderr
+    site = Site(config_for(tmp_path / "wiki"))
+    with site.db.read() as conn:
+        head = History(site).head(conn)
+        commits = conn.execute(select(func.count()).select_from(site.db.tables.git_hash)).scalar()
+    assert head and commits and commits > 150
+    assert done.stdout.strip() == f"serving {commits} commits; refs/heads/master is {head.decode()}"
+    assert "journaling the wiki" in done.stderr  # its progress bar's label
+    repo = WikiRepository(site)
+    assert repo.cache.head() == (commits - 1, head) and repo.cache.count() == commits
+    again = run(tmp_path / "wiki", "refresh")
+    assert again.stdout == done.stdout and again.stderr == ""  # nothing new: no bar
+    verified = run(tmp_path / "wiki", "verify")
+    assert verified.stdout.strip() == f"all {commits} commits of the journal rebuild identically"
+    assert "rebuilding commits" in verified.stderr
+
+    told: list[tuple[str, int, int]] = []  # a new cache replays the journal, telling how far it is
+    WikiRepository(site, tmp_path / "another-cache").refresh(lambda *progress: told.append(progress))
+    assert told[-1] == ("journaling the wiki", 0, 0)  # nothing new
+    assert told[:-1] == [("replaying the journal", done, commits) for done in range(commits + 1)]
