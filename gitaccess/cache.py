@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
 from dulwich.object_format import SHA1
-from dulwich.objects import ShaFile, hex_to_sha
-from dulwich.pack import OFS_DELTA, REF_DELTA, PackIndex, create_delta, load_pack_index, \
+from dulwich.objects import ShaFile, Tree, hex_to_sha
+from dulwich.pack import OFS_DELTA, REF_DELTA, PackIndex, load_pack_index, \
     pack_object_header, write_pack_index
 from dulwich.repo import Repo
 from sqlalchemy import (
@@ -53,7 +53,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.pool import NullPool
 
-from gitaccess.packfile import PackFile
+from gitaccess.deltas import make_delta
+from gitaccess.packfile import PackEntries, PackFile
 from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
 
 T = TypeVar("T")
@@ -68,7 +69,7 @@ STATE_INTERVAL = 500
 #: Commits whose objects are checked and written together (one query each for what is known).
 CHUNK_COMMITS = 256
 #: Earlier versions of an object looked at for a shallower delta base when the previous
-#: version's chain is full, and how deep that base may be (see ObjectCache._base_for).
+#: version's chain is full, and how deep that base may be (see _Append._base_for).
 BASE_WINDOW = 64
 RESTART_DEPTH = MAX_DELTA_DEPTH // 2
 #: A pack is joined with the newer ones unless it is this many times their size (each
@@ -202,13 +203,12 @@ class ObjectCache:
         """
         head = self.head()
         first = position = head[0] + 1 if head else 0
-        writer = _PackWriter(self.pack_dir)
-        depths: dict[bytes, int] = {}
-        named: dict[bytes, bytes | None] = {}  # this append's objects: the base the history named
+        writer = _PackWriter(self.pack_dir, self.object_store.get_raw)
         try:
             with self.engine.begin() as conn:
+                appending = _Append(conn, writer, self._recent, self.object_store)
                 for chunk in _chunks(made, CHUNK_COMMITS):
-                    rows = self._write_chunk(conn, writer, chunk, position, depths, named)
+                    rows = appending.write_chunk(chunk, position)
                     if rows:
                         conn.execute(insert(_introduced), rows)
                     conn.execute(insert(_commits), [{"position": position + i, "sha": m.commit.id.decode("ascii")}
@@ -233,99 +233,6 @@ class ObjectCache:
         self._join_packs()
         return position - first
 
-    def _write_chunk(self, conn, writer: _PackWriter, chunk: list[NewCommit], position: int,  # type: ignore[no-untyped-def]
-                     depths: dict[bytes, int], named: dict[bytes, bytes | None]) -> list[dict[str, object]]:
-        """Write a chunk's new objects; returns their ``introduced`` rows."""
-        ids = {obj.id for m in chunk for obj in m.objects}
-        bases = {base for m in chunk for base in m.bases.values()}
-        known = self._depths(conn, (ids | bases) - depths.keys())
-        rows = []
-        for m in chunk:
-            for obj in m.objects:
-                if obj.id in depths or obj.id in known:
-                    continue
-                base = m.bases.get(obj.id)
-                data = obj.as_raw_string()
-                depth = writer.add(obj, data, self._base_for(conn, base, obj.type_num, depths, known, named))
-                depths[obj.id] = depth
-                named[obj.id] = base
-                self._recent.put(obj.id, (obj.type_num, data))
-                rows.append({"position": position, "sha": obj.id.decode("ascii"), "type": obj.type_num,
-                             "base": base.decode("ascii") if base else None, "depth": depth})
-            position += 1
-        return rows
-
-    def _base_for(self, conn, base: bytes | None, type_num: int, depths: dict[bytes, int],  # type: ignore[no-untyped-def]
-                  known: dict[bytes, int], named: dict[bytes, bytes | None]) -> tuple[bytes, bytes, int] | None:
-        """(id, contents, stored depth) of the delta base to use, or None to store the object whole.
-
-        The base is the previous version the history named, unless its chain
-        is full: then the shallowest of the BASE_WINDOW versions before it,
-        if that is less than RESTART_DEPTH deep. Restarting every full chain
-        with a whole copy would store a large directory whole every
-        MAX_DELTA_DEPTH versions; a delta across a few dozen versions costs
-        what they changed. Each restart lands one level deeper than the one
-        before, so whole copies come every few hundred versions instead
-        (measured: the large benchmark wiki's packs 39% smaller).
-        """
-        if base is None:
-            return None
-        depth = depths.get(base, known.get(base))
-        if depth is None:
-            return None
-        if depth >= MAX_DELTA_DEPTH:
-            base, depth = self._shallowest_before(conn, base, depth, depths, named)
-            if depth >= RESTART_DEPTH:
-                return None
-        item = self._recent.get(base)
-        if item is None and base in depths:
-            return None  # in the pack being written, and no longer at hand: stored whole
-        if item is None:
-            try:
-                item = self.object_store.get_raw(base)
-            except KeyError:
-                return None
-        return (base, item[1], depth) if item[0] == type_num else None
-
-    def _shallowest_before(self, conn, sha: bytes, depth: int, depths: dict[bytes, int],  # type: ignore[no-untyped-def]
-                           named: dict[bytes, bytes | None]) -> tuple[bytes, int]:
-        """(id, depth) of the shallowest of ``sha`` and the BASE_WINDOW versions before it, the
-        newest of those on a tie."""
-        best = (sha, depth)
-        for _step in range(BASE_WINDOW):
-            earlier = self._previous_version(conn, sha, depths, named)
-            if earlier is None:
-                break
-            sha, depth = earlier
-            if depth < best[1]:
-                best = earlier
-        return best
-
-    @staticmethod
-    def _previous_version(conn, sha: bytes, depths: dict[bytes, int],  # type: ignore[no-untyped-def]
-                          named: dict[bytes, bytes | None]) -> tuple[bytes, int] | None:
-        """(id, stored depth) of the version the history named before a cached object: this
-        append's objects are looked up in memory, earlier ones in the index."""
-        earlier = named[sha] if sha in named else _hex_or_none(conn.execute(
-            select(_introduced.c.base).where(_introduced.c.sha == sha.decode("ascii")).limit(1)).scalar())
-        if earlier is None:
-            return None
-        if earlier in depths:
-            return earlier, depths[earlier]
-        depth = conn.execute(select(_introduced.c.depth).where(_introduced.c.sha == earlier.decode("ascii"))
-                             .limit(1)).scalar()
-        return None if depth is None else (earlier, depth)
-
-    def _depths(self, conn, ids: set[bytes]) -> dict[bytes, int]:  # type: ignore[no-untyped-def]
-        """Stored chain depth of those of ``ids`` already cached."""
-        found: dict[bytes, int] = {}
-        listed = [sha.decode("ascii") for sha in ids]
-        for start in range(0, len(listed), 500):
-            for sha, depth in conn.execute(select(_introduced.c.sha, _introduced.c.depth)
-                                           .where(_introduced.c.sha.in_(listed[start:start + 500]))):
-                found[sha.encode("ascii")] = depth
-        return found
-
     def _join_packs(self) -> None:
         """Join the newest packs into one while the pack before them is not JOIN_FACTOR times
         their size, byte for byte (offsets move within the joined pack, deltas stay valid).
@@ -343,7 +250,7 @@ class ObjectCache:
             joining = packs[first:]
             if len(joining) < 2:
                 return
-            writer = _PackWriter(self.pack_dir)
+            writer = _PackWriter(self.pack_dir, self.object_store.get_raw)
             for _seq, name, count in joining:
                 writer.copy(self.pack_dir / f"{name}.pack", load_pack_index(str(self.pack_dir / f"{name}.idx"), SHA1),
                             count)
@@ -497,13 +404,123 @@ class PackedObjects:
         self._packs.clear()
 
 
+class _Append:
+    """One append's objects on their way into its pack: which base each gets, at what depth."""
+
+    def __init__(self, conn, writer: _PackWriter, recent: RecentObjects,  # type: ignore[no-untyped-def]
+                 store: PackedObjects) -> None:
+        self.conn = conn
+        self.writer = writer
+        self.recent = recent
+        self.store = store
+        self.depths: dict[bytes, int] = {}  # this append's objects: their chain depth
+        self.named: dict[bytes, bytes | None] = {}  # this append's objects: the base the history named
+
+    def write_chunk(self, chunk: list[NewCommit], position: int) -> list[dict[str, object]]:
+        """Write a chunk's new objects; returns their ``introduced`` rows."""
+        ids = {obj.id for m in chunk for obj in m.objects}
+        bases = {base for m in chunk for base in m.bases.values()}
+        known = self._depths((ids | bases) - self.depths.keys())
+        rows = []
+        for m in chunk:
+            for obj in m.objects:
+                if obj.id in self.depths or obj.id in known:
+                    continue
+                base = m.bases.get(obj.id)
+                data = obj.as_raw_string()
+                depth = self.writer.add(obj, data, self._base_for(base, obj.type_num, known))
+                self.depths[obj.id] = depth
+                self.named[obj.id] = base
+                self.recent.put(obj.id, (obj.type_num, data))
+                rows.append({"position": position, "sha": obj.id.decode("ascii"), "type": obj.type_num,
+                             "base": base.decode("ascii") if base else None, "depth": depth})
+            position += 1
+        return rows
+
+    def _base_for(self, base: bytes | None, type_num: int,
+                  known: dict[bytes, int]) -> tuple[bytes, bytes, int] | None:
+        """(id, contents, stored depth) of the delta base to use, or None to store the object whole.
+
+        The base is the previous version the history named, unless its chain
+        is full: then the shallowest of the BASE_WINDOW versions before it,
+        if that is less than RESTART_DEPTH deep. Restarting every full chain
+        with a whole copy would store a large directory whole every
+        MAX_DELTA_DEPTH versions; a delta across a few dozen versions costs
+        what they changed. Each restart lands one level deeper than the one
+        before, so whole copies come every few hundred versions instead
+        (measured: the large benchmark wiki's packs 39% smaller).
+        The recent objects kept in memory are each lineage's newest version:
+        a base is taken out as its successor is written, so they hold the
+        current text of most pages, not the last few hundred commits' large
+        directories. A base no longer there is read back, from the pack being
+        written if it is there: a page edited again thousands of commits
+        later is still a delta against its previous text (measured: the
+        large benchmark wiki's blobs took 119 MiB, 48 MiB so).
+        """
+        if base is None:
+            return None
+        depth = self.depths.get(base, known.get(base))
+        if depth is None:
+            return None
+        item = self.recent.pop(base)  # superseded: the object being written is the newest version
+        if depth >= MAX_DELTA_DEPTH:
+            base, depth = self._shallowest_before(base, depth)
+            if depth >= RESTART_DEPTH:
+                return None
+            item = self.recent.get(base)
+        if item is None:
+            try:
+                item = self.writer.get_raw(base) if base in self.depths else self.store.get_raw(base)
+            except KeyError:
+                return None
+        return (base, item[1], depth) if item[0] == type_num else None
+
+    def _shallowest_before(self, sha: bytes, depth: int) -> tuple[bytes, int]:
+        """(id, depth) of the shallowest of ``sha`` and the BASE_WINDOW versions before it, the
+        newest of those on a tie."""
+        best = (sha, depth)
+        for _step in range(BASE_WINDOW):
+            earlier = self._previous_version(sha)
+            if earlier is None:
+                break
+            sha, depth = earlier
+            if depth < best[1]:
+                best = earlier
+        return best
+
+    def _previous_version(self, sha: bytes) -> tuple[bytes, int] | None:
+        """(id, stored depth) of the version the history named before a cached object: this
+        append's objects are looked up in memory, earlier ones in the index."""
+        earlier = self.named[sha] if sha in self.named else _hex_or_none(self.conn.execute(
+            select(_introduced.c.base).where(_introduced.c.sha == sha.decode("ascii")).limit(1)).scalar())
+        if earlier is None:
+            return None
+        if earlier in self.depths:
+            return earlier, self.depths[earlier]
+        depth = self.conn.execute(select(_introduced.c.depth).where(_introduced.c.sha == earlier.decode("ascii"))
+                                  .limit(1)).scalar()
+        return None if depth is None else (earlier, depth)
+
+    def _depths(self, ids: set[bytes]) -> dict[bytes, int]:
+        """Stored chain depth of those of ``ids`` already cached."""
+        found: dict[bytes, int] = {}
+        listed = [sha.decode("ascii") for sha in ids]
+        for start in range(0, len(listed), 500):
+            for sha, depth in self.conn.execute(select(_introduced.c.sha, _introduced.c.depth)
+                                                .where(_introduced.c.sha.in_(listed[start:start + 500]))):
+                found[sha.encode("ascii")] = depth
+        return found
+
+
 class _PackWriter:
     """One new pack file in the cache, written as objects come, indexed when finished."""
 
-    def __init__(self, pack_dir: Path) -> None:
+    def __init__(self, pack_dir: Path, outside: Callable[[bytes], tuple[int, bytes]]) -> None:
         self.pack_dir = pack_dir
         self.path = pack_dir / f"tmp-{os.getpid()}-{id(self)}.pack"
+        self._outside = outside
         self._file: BinaryIO | None = None
+        self._written: PackEntries | None = None
         self._entries: list[tuple[bytes, int, int]] = []
         self._offsets: dict[bytes, int] = {}
         self.offset = 12
@@ -511,9 +528,18 @@ class _PackWriter:
 
     def _open(self) -> BinaryIO:
         if self._file is None:
-            self._file = open(self.path, "wb")
+            self._file = open(self.path, "w+b")
             self._file.write(b"PACK" + struct.pack(">II", 2, 0))  # the count is filled in by finish()
+            self._written = PackEntries(self._file.fileno(), self._outside)
         return self._file
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        """(type, contents) of an object written so far (40 hex digits), read back from the file:
+        a delta base no longer in memory (a page edited again thousands of commits later)."""
+        offset = self._offsets[sha]
+        assert self._file is not None and self._written is not None
+        self._file.flush()
+        return self._written.object_at(offset)
 
     def add(self, obj: CachedObject, data: bytes, base: tuple[bytes, bytes, int] | None) -> int:
         """Write an object, as a delta against ``base`` (id, contents, depth) when that pays;
@@ -521,8 +547,8 @@ class _PackWriter:
         kind, base_ref, body, depth = obj.type_num, None, data, 0
         if base is not None:
             base_id, base_data, base_depth = base
-            delta = b"".join(create_delta(base_data, data))
-            if len(delta) < len(data):
+            delta = make_delta(base_data, data, tree=obj.type_num == Tree.type_num)
+            if delta is not None:
                 written = self._offsets.get(base_id)
                 kind, base_ref = (OFS_DELTA, self.offset - written) if written is not None else (REF_DELTA,
                                                                                                  hex_to_sha(base_id))

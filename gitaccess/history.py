@@ -659,7 +659,7 @@ class History:
         t = self.db.tables
         name, _, email = commit.author.decode("utf-8").rpartition(" <")
         # Statements without .values(): SQLAlchemy compiles each once, not once per commit.
-        seq = conn.execute(insert(t.git_hash), dict(
+        seq = conn.execute(self.db.insert_into(t.git_hash), dict(
             gh_sha1=commit.id.decode("ascii"), gh_tree=commit.tree.decode("ascii"),
             gh_parents=" ".join(p.decode("ascii") for p in commit.parents),
             gh_author_name=name, gh_author_email=email[:-1], gh_author_time=commit.author_time,
@@ -671,9 +671,10 @@ class History:
         )).inserted_primary_key[0]
         sha = commit.id.decode("ascii")
         if unit.revisions:
-            conn.execute(insert(t.git_edit_hash), [{"geh_sha1": sha, "geh_rev_id": r.rev_id} for r in unit.revisions])
+            conn.execute(self.db.insert_into(t.git_edit_hash),
+                         [{"geh_sha1": sha, "geh_rev_id": r.rev_id} for r in unit.revisions])
         if unit.logs:
-            conn.execute(insert(t.git_status_modify_hash),
+            conn.execute(self.db.insert_into(t.git_status_modify_hash),
                          [{"gsmh_sha1": sha, "gsmh_log_id": e.log_id} for e in unit.logs])
         if aliases:
             conn.execute(insert(t.git_alias), [{"ga_path": a.path, "ga_namespace": a.title.namespace,

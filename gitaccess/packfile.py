@@ -26,32 +26,19 @@ from dulwich.pack import OFS_DELTA, REF_DELTA, apply_delta, load_pack_index, unp
 FIRST_READ = 4096
 
 
-class PackFile:
-    """One pack and its index; objects of its deltas' bases outside it come from ``outside``."""
+class PackEntries:
+    """The objects of an open pack file, found by offset; bases outside it come from ``outside``.
 
-    def __init__(self, path: Path, outside: Callable[[bytes], tuple[int, bytes]]) -> None:
-        self.index = load_pack_index(f"{path}.idx", SHA1)
-        try:
-            self._fd = os.open(f"{path}.pack", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
-            self.index.close()
-            raise
+    Also reads a pack still being written (the cache's appends), which has
+    no index yet: its writer knows where each object starts.
+    """
+
+    def __init__(self, fd: int, outside: Callable[[bytes], tuple[int, bytes]]) -> None:
+        self._fd = fd
         self._outside = outside
 
-    def __contains__(self, sha: bytes) -> bool:
-        """Whether the pack holds the object (20-byte sha)."""
-        try:
-            self.index.object_offset(sha)
-        except KeyError:
-            return False
-        return True
-
-    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
-        """(type, contents) of the object with this 20-byte sha; KeyError when not here."""
-        return self._resolve(self.index.object_offset(sha))
-
-    def _resolve(self, offset: int) -> tuple[int, bytes]:
-        """The object at ``offset``, its delta chain followed down to a whole object."""
+    def object_at(self, offset: int) -> tuple[int, bytes]:
+        """(type, contents) of the object at ``offset``, its delta chain followed to a whole object."""
         deltas: list[bytes] = []
         while True:
             type_num, base, data = self._read(offset)
@@ -73,6 +60,31 @@ class PackFile:
         reader = _Reader(self._fd, offset)
         unpacked, _unused = unpack_object(reader.read_all, SHA1.hash_func, reader.read_some)
         return unpacked.pack_type_num, unpacked.delta_base, b"".join(unpacked.decomp_chunks)
+
+
+class PackFile(PackEntries):
+    """One finished pack and its index."""
+
+    def __init__(self, path: Path, outside: Callable[[bytes], tuple[int, bytes]]) -> None:
+        self.index = load_pack_index(f"{path}.idx", SHA1)
+        try:
+            fd = os.open(f"{path}.pack", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            self.index.close()
+            raise
+        super().__init__(fd, outside)
+
+    def __contains__(self, sha: bytes) -> bool:
+        """Whether the pack holds the object (20-byte sha)."""
+        try:
+            self.index.object_offset(sha)
+        except KeyError:
+            return False
+        return True
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        """(type, contents) of the object with this 20-byte sha; KeyError when not here."""
+        return self.object_at(self.index.object_offset(sha))
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -21,7 +21,7 @@ from bench.plan import BENCH_USER, SIZES
 from gitaccess.app import create_app
 from gitaccess.cache import JOIN_FACTOR, ObjectCache, _introduced
 from gitaccess.history import Builder
-from gitaccess.protocol.packs import MAX_DELTA_DEPTH
+from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.tree.view import RepositoryView
@@ -198,6 +198,31 @@ def test_the_app_warms_up_in_the_background_when_a_cache_exists(tmp_path: Path) 
         if thread.name == "gitaccess-warm":
             thread.join(60)
     assert WikiRepository._kept_states.get(WikiRepository.cache_directory(site)) is not None
+
+
+def test_a_version_no_longer_in_memory_is_still_stored_as_a_delta_against_the_one_before(tmp_path: Path) -> None:
+    """With no recent object in memory, every base is read back, from the pack being written or
+    from an earlier one: each new version of a page is still a delta, and reads back right."""
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    site = Site(config_for(tmp_path / "wiki"))
+    repo = WikiRepository(site, tmp_path / "cache")
+    repo.cache._recent = RecentObjects(0)  # holds nothing
+    editor = Editor(BENCH_USER, 1, frozenset({"sysop"}))
+    texts = ["".join(f"line {line} of version {n if line == n else 0}\n" for line in range(200)) for n in range(12)]
+    for n, text in enumerate(texts):
+        with site.db.write() as conn:
+            WikiWriter(site.db, conn, titles=site.titles).save(0, "Read_back", text, editor=editor, summary=f"edit {n}")
+        if n in (0, 6):  # the first version in the tiny wiki's append, then appends of several
+            repo.refresh()
+    repo.refresh()
+    with repo.cache.engine.connect() as conn:
+        stored = {sha.encode(): (kind, depth) for sha, kind, depth in
+                  conn.execute(select(_introduced.c.sha, _introduced.c.type, _introduced.c.depth))}
+    blobs = [Blob.from_string(text.encode()).id for text in texts]
+    assert [stored[blob][1] for blob in blobs] == list(range(12))
+    assert sum(1 for kind, depth in stored.values() if kind == 2 and depth > 0) > 200  # trees too
+    for sha in stored:
+        assert ShaFile.from_raw_string(*repo.object_store().get_raw(sha)).id == sha
 
 
 def test_a_long_lineage_restarts_its_delta_chains_from_earlier_versions_not_whole_copies(tmp_path: Path) -> None:

@@ -60,9 +60,17 @@ class RecentObjects:
             self._items.move_to_end(sha)
         return item
 
+    def pop(self, sha: bytes) -> tuple[int, bytes] | None:
+        """Take an object out (a version superseded by the next): room for the ones still current."""
+        item = self._items.pop(sha, None)
+        if item is not None:
+            self._size -= len(item[1])
+        return item
+
     def put(self, sha: bytes, item: tuple[int, bytes]) -> None:
         if len(item[1]) > self._limit // 4:
             return
+        self.pop(sha)
         self._items[sha] = item
         self._size += len(item[1])
         while self._size > self._limit:

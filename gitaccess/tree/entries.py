@@ -23,6 +23,8 @@ from typing import NamedTuple
 from dulwich.errors import ObjectFormatException
 from dulwich.objects import parse_tree
 
+from gitaccess.tree.ends import common_prefix, common_suffix
+
 #: A tree entry as git stores it: (name, mode, object id in hex).
 Entry = tuple[bytes, int, bytes]
 
@@ -33,8 +35,6 @@ _RESERVED_NAMES = frozenset({b"", b".", b"..", b".git"})
 #: An entry's bytes besides its name: a mode of six digits (five for a directory), a space,
 #: the name's terminating NUL and the 20-byte object id.
 _ENTRY_OVERHEAD = 6 + 1 + 1 + 20
-#: Bytes compared at once while looking for where two versions differ.
-_BLOCK = 4096
 
 
 class ParsedTree(NamedTuple):
@@ -103,8 +103,8 @@ def reparse(previous: ParsedTree, data: bytes) -> Reread:
     is read.
     """
     old = previous.data
-    prefix = _common_prefix(old, data)
-    suffix = _common_suffix(old, data, min(len(old), len(data)) - prefix)
+    prefix = common_prefix(old, data)
+    suffix = common_suffix(old, data, min(len(old), len(data)) - prefix)
     starts = previous.starts
     first = max(bisect_right(starts, prefix) - 1, 0)
     end = max(bisect_left(starts, len(old) - suffix), first)
@@ -127,38 +127,6 @@ def _starts(entries: list[Entry], at: int) -> list[int]:
     six_digit_modes = map(TREE_MODE.__ne__, map(itemgetter(1), entries))  # True counts 1
     lengths = map(add, map(add, names, six_digit_modes), repeat(_ENTRY_OVERHEAD - 1))
     return list(accumulate(lengths, initial=at))
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """How many bytes ``a`` and ``b`` begin with in common."""
-    limit = min(len(a), len(b))
-    at = 0
-    while at + _BLOCK <= limit and a[at:at + _BLOCK] == b[at:at + _BLOCK]:
-        at += _BLOCK
-    low, high = at, min(at + _BLOCK, limit)  # a[:low] == b[:low]; the answer is in [low, high]
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[low:middle] == b[low:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
-    """How many bytes (at most ``limit``) ``a`` and ``b`` end with in common."""
-    length = 0
-    while length + _BLOCK <= limit and a[len(a) - length - _BLOCK:len(a) - length] == \
-            b[len(b) - length - _BLOCK:len(b) - length]:
-        length += _BLOCK
-    low, high = length, min(length + _BLOCK, limit)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[len(a) - middle:len(a) - low] == b[len(b) - middle:len(b) - low]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 def entries_problem(entries: list[Entry]) -> str | None:

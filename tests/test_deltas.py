@@ -1,0 +1,142 @@
+"""Deltas against an object's previous version: they rebuild the object, in dulwich and in git."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from dulwich.object_format import SHA1
+from dulwich.objects import Blob
+from dulwich.pack import OFS_DELTA, apply_delta, pack_header_chunks, pack_object_header
+
+from gitaccess.deltas import QUICK_MIDDLE, _quick_delta, _record_delta, alike, make_delta, text_records, \
+    tree_records
+
+
+def _text(rng: random.Random, lines: int) -> bytes:
+    return "".join(f"line {n}: {rng.random():.12f} of the page\n" for n in range(lines)).encode()
+
+
+def _versions(rng: random.Random) -> list[tuple[str, bytes, bytes]]:
+    """(what, base, new version) pairs of the shapes a wiki's history has, and their edges."""
+    big = _text(rng, 6000)  # 240 KB: copies longer than one copy instruction
+    middle = len(big) // 2
+    small = _text(rng, 40)
+    return [
+        ("one region replaced", big, big[:middle] + b"changed\n" * 20 + big[middle + 300:]),
+        ("inserted at the start", big, b"new first line\n" + big),
+        ("appended", big, big + b"x" * 300),  # an insert longer than one insert instruction
+        ("cut at the end", big, big[:-1000]),
+        ("a line removed", small, small[:200] + small[260:]),
+        ("identical", small, small),
+        ("two distant edits", big, big[:1000] + b"A" + big[1001:-1000] + b"B" + big[-999:]),
+        ("rewritten", small, _text(rng, 40)),
+        ("emptied", small, b""),
+        ("from empty", b"", small),
+        ("repeated bytes", b"a" * 5000, b"a" * 4000 + b"b" + b"a" * 2000),
+    ]
+
+
+def test_deltas_rebuild_every_kind_of_change() -> None:
+    rng = random.Random(7)
+    for what, base, data in _versions(rng):
+        delta = make_delta(base, data)
+        if delta is not None:
+            assert len(delta) < len(data), what
+            assert b"".join(apply_delta(base, delta)) == data, what
+        quick = _quick_delta(base, data)
+        if quick is not None:
+            assert b"".join(apply_delta(base, quick)) == data, what
+
+
+def test_one_changed_region_takes_three_instructions_and_others_a_search() -> None:
+    rng = random.Random(8)
+    big = _text(rng, 6000)
+    edited = big[:5000] + b"a new sentence.\n" + big[5000:]
+    assert len(_quick_delta(big, edited) or b"") < 64  # with copies split at 64 KB
+    spread = big[:1000] + b"A" + big[1001:-1000] + b"B" + big[-999:]
+    assert _quick_delta(big, spread) is None  # the middle is nearly all of it
+    delta = make_delta(big, spread)
+    assert delta is not None and len(delta) < 200  # copies around both edited lines
+    small = big[:3000]
+    delta = make_delta(small, small[:1000] + b"A" + small[1001:-1000] + b"B" + small[-999:])
+    assert delta is not None and len(delta) < 40  # create_delta: the two bytes alone
+    inserted = big[:100] + b"z" * 5000 + big[100:]
+    assert _quick_delta(big, inserted) is not None and _quick_delta(inserted, big) is not None
+    rewritten = big[:100] + b"z" * (QUICK_MIDDLE + 1) + big[100 + QUICK_MIDDLE + 1:]
+    assert _quick_delta(big, rewritten) is None
+
+
+def test_only_alike_contents_are_searched_for_a_delta() -> None:
+    rng = random.Random(9)
+    page = _text(rng, 200)
+    assert alike(page, page[:3000] + b"an inserted paragraph\n" * 5 + page[3000:])
+    assert not alike(page, _text(rng, 200))  # rewritten
+    assert not alike(rng.randbytes(30000), rng.randbytes(30000))  # a re-uploaded image
+    assert alike(b"short", b"other")  # small enough to just try
+    assert make_delta(page, _text(rng, 200)) is None
+
+
+def test_git_reads_the_deltas(tmp_path: Path) -> None:
+    """A pack of each base and its new version as an offset delta (three instructions, or
+    create_delta's): git indexes it and every object has the id of its contents."""
+    rng = random.Random(10)
+    pairs = [(base, data) for _what, base, data in _versions(rng)
+             if base != data and make_delta(base, data) is not None]
+    assert len(pairs) >= 6
+    body = bytearray()
+    offsets: dict[bytes, int] = {}  # each object once: several versions share a base
+    for base, data in pairs:
+        if base not in offsets:
+            offsets[base] = 12 + len(body)
+            body += pack_object_header(Blob.type_num, None, len(base), SHA1) + zlib.compress(base)
+        if data not in offsets:
+            delta = make_delta(base, data)
+            assert delta is not None
+            offsets[data] = 12 + len(body)
+            body += pack_object_header(OFS_DELTA, offsets[data] - offsets[base], len(delta), SHA1) + \
+                zlib.compress(delta)
+    pack = b"".join(pack_header_chunks(len(offsets))) + bytes(body)
+    pack += hashlib.sha1(pack).digest()
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "r.git")], check=True)
+    subprocess.run(["git", "index-pack", "--stdin", "--strict"], input=pack, cwd=tmp_path / "r.git",
+                   check=True, capture_output=True)
+    for base, data in pairs:
+        for contents in (base, data):
+            sha = Blob.from_string(contents).id.decode()
+            shown = subprocess.run(["git", "cat-file", "blob", sha], cwd=tmp_path / "r.git",
+                                   check=True, capture_output=True).stdout
+            assert shown == contents
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_edits_rebuild(seed: int) -> None:
+    rng = random.Random(seed)
+    base = rng.randbytes(rng.choice([0, 10, 300, 5000, 70000]))
+    data = bytearray(base)
+    for _edit in range(rng.randint(1, 3)):
+        at = rng.randint(0, len(data))
+        data[at:at + rng.randint(0, 50)] = rng.randbytes(rng.randint(0, 400))
+    for delta in (_quick_delta(base, bytes(data)), make_delta(base, bytes(data)),
+                  _record_delta(base, bytes(data), text_records), _record_delta(base, bytes(data), tree_records)):
+        if delta is not None:
+            assert b"".join(apply_delta(base, delta)) == bytes(data)
+
+
+def test_a_directory_changed_in_many_places_is_matched_entry_by_entry() -> None:
+    rng = random.Random(11)
+    names = sorted(f"Page {n} {rng.random():.8f}.wiki".encode() for n in range(5000))
+    ids = [rng.randbytes(20) for _ in names]
+    base = b"".join(b"100644 " + name + b"\0" + sha for name, sha in zip(names, ids))
+    for at in rng.sample(range(len(ids)), 25):
+        ids[at] = rng.randbytes(20)
+    ids[100] = ids[200]  # two pages with the same text
+    data = b"".join(b"100644 " + name + b"\0" + sha for name, sha in zip(names, ids))
+    assert b"".join(tree_records(data)) == data and b"".join(tree_records(data + b"tail")) == data + b"tail"
+    delta = make_delta(base, data, tree=True)
+    assert delta is not None and len(delta) < 26 * 32  # each changed id inserted, the rest copied
+    assert b"".join(apply_delta(base, delta)) == data
