@@ -455,7 +455,7 @@ class _Append:
         directories. A base no longer there is read back, from the pack being
         written if it is there: a page edited again thousands of commits
         later is still a delta against its previous text (measured: the
-        large benchmark wiki's blobs took 119 MiB, 48 MiB so).
+        large benchmark wiki's blobs took 119 MiB, 47 MiB so).
         """
         if base is None:
             return None
