@@ -206,7 +206,7 @@ class ObjectCache:
         writer = _PackWriter(self.pack_dir, self.object_store.get_raw)
         try:
             with self.engine.begin() as conn:
-                appending = _Append(conn, writer, self._recent, self.object_store)
+                appending = _Append(conn, writer, self._recent)
                 for chunk in _chunks(made, CHUNK_COMMITS):
                     rows = appending.write_chunk(chunk, position)
                     if rows:
@@ -407,12 +407,10 @@ class PackedObjects:
 class _Append:
     """One append's objects on their way into its pack: which base each gets, at what depth."""
 
-    def __init__(self, conn, writer: _PackWriter, recent: RecentObjects,  # type: ignore[no-untyped-def]
-                 store: PackedObjects) -> None:
+    def __init__(self, conn, writer: _PackWriter, recent: RecentObjects) -> None:  # type: ignore[no-untyped-def]
         self.conn = conn
         self.writer = writer
         self.recent = recent
-        self.store = store
         self.depths: dict[bytes, int] = {}  # this append's objects: their chain depth
         self.named: dict[bytes, bytes | None] = {}  # this append's objects: the base the history named
 
@@ -470,7 +468,7 @@ class _Append:
             item = self.recent.get(base)
         if item is None:
             try:
-                item = self.writer.get_raw(base) if base in self.depths else self.store.get_raw(base)
+                item = self.writer.get_raw(base)
             except KeyError:
                 return None
         return (base, item[1], depth) if item[0] == type_num else None
@@ -534,9 +532,12 @@ class _PackWriter:
         return self._file
 
     def get_raw(self, sha: bytes) -> tuple[int, bytes]:
-        """(type, contents) of an object written so far (40 hex digits), read back from the file:
-        a delta base no longer in memory (a page edited again thousands of commits later)."""
-        offset = self._offsets[sha]
+        """(type, contents) of an object (40 hex digits) for a delta base no longer in memory (a
+        page edited again thousands of commits later): read back from this pack's file if it is
+        written there, else from the cache's other packs."""
+        offset = self._offsets.get(sha)
+        if offset is None:
+            return self._outside(sha)
         assert self._file is not None and self._written is not None
         self._file.flush()
         return self._written.object_at(offset)

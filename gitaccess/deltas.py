@@ -88,10 +88,7 @@ def _quick_delta(base: bytes, data: bytes) -> bytes | None:
         return None
     out = bytearray(_size(len(base)) + _size(len(data)))
     _copy(out, 0, head)
-    for start in range(head, head + middle, MAX_INSERT):
-        chunk = data[start:min(start + MAX_INSERT, head + middle)]
-        out.append(len(chunk))
-        out += chunk
+    _insert(out, data[head:head + middle])
     _copy(out, len(base) - tail, tail)
     return bytes(out)
 
