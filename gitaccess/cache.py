@@ -51,11 +51,11 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.pool import NullPool
 
 from gitaccess.deltas import make_delta
 from gitaccess.packfile import PackEntries, PackFile
 from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
+from gitaccess.wiki.database import pooled_per_process
 
 T = TypeVar("T")
 
@@ -148,7 +148,8 @@ class ObjectCache:
             self.repo = Repo.init_bare(str(git_dir), mkdir=True)
             self.repo.refs.set_symbolic_ref(b"HEAD", self.ref)
         self.pack_dir = git_dir / "objects" / "pack"
-        self.engine = create_engine(f"sqlite:///{self.directory / 'index.sqlite'}", poolclass=NullPool)
+        self.engine = create_engine(f"sqlite:///{self.directory / 'index.sqlite'}", max_overflow=-1)
+        pooled_per_process(self.engine)
         # Readers (other threads and workers, and pack lookups during a long append) must not
         # wait for a writer: write-ahead logging lets them read the last committed state.
         event.listen(self.engine, "connect", lambda conn, _record: conn.execute("PRAGMA journal_mode=WAL"))
@@ -179,6 +180,14 @@ class ObjectCache:
             row = conn.execute(select(_commits.c.position, _commits.c.sha)
                                .order_by(_commits.c.position.desc()).limit(1)).first()
         return (row[0], row[1].encode("ascii")) if row else None
+
+    def state_commit(self) -> bytes | None:
+        """The commit the stored wiki state belongs to, without reading the state (megabytes
+        on a large wiki, needed only when no process holds a newer one)."""
+        with self.engine.connect() as conn:
+            sha = conn.execute(select(_commits.c.sha)
+                               .join(_state, _commits.c.position == _state.c.position)).scalar()
+        return sha.encode("ascii") if sha else None
 
     def state(self) -> tuple[bytes, dict] | None:  # type: ignore[type-arg]
         """(commit, wiki state there) as :meth:`append` last stored it: at the head, or a few

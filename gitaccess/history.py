@@ -32,9 +32,8 @@ from gitaccess.tree.trees import TreeObject
 from gitaccess.tree.view import Changes, Entry, RepositoryView
 from gitaccess.tree.layout import ALIASES_FILE, Layout
 from gitaccess.wiki import events, files
-from gitaccess.wiki.content import decode_text, text_row_id
 from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER, Event, LogEvent, RevisionEvent
-from gitaccess.wiki.reader import text_row
+from gitaccess.wiki.reader import TextRows
 
 log = logging.getLogger(__name__)
 
@@ -404,10 +403,7 @@ class Builder:
     # --- objects
     def _text_blob(self, event: RevisionEvent, previous: str | None) -> str:
         """The blob of a revision's text; the page's ``previous`` blob is its delta base."""
-        row = self.conn.execute(self.db.prepared(text_row), {"old_id": text_row_id(event.content_address)}).first()
-        if row is None:
-            raise HistoryError(f"revision {event.rev_id}: its text row is missing from the database")
-        text = decode_text(row[0], row[1] or "", f" (revision {event.rev_id})")
+        text = self.history.texts.text(self.conn, event.content_address, f"revision {event.rev_id}")
         return self._keep(Blob.from_string(text.encode("utf-8")), previous)
 
     def _set_file(self, name: str, timestamp: str) -> None:
@@ -498,6 +494,7 @@ class History:
         self.site = site
         self.db = site.db
         self._layouts = site.recorded_layouts
+        self.texts = TextRows(site.db)
 
     # --- layouts
     def layout(self, conn: Connection, layout_id: int) -> Layout:
@@ -607,7 +604,9 @@ class History:
                 _gaps(marks.log_gaps, late_logs, self._missing(conn, "log", marks.log, log_mark)),
             )
             units = list(group(found, events.recentchanges_order(self.db, conn, found)))
-            for unit in _counted(units, progress):
+            for number, unit in enumerate(_counted(units, progress)):
+                if number % REPLAY_CHUNK == 0:
+                    self._read_ahead(conn, units[number:number + REPLAY_CHUNK])
                 previous = state.tree
                 is_revision = builder.apply(unit)
                 tree, aliases = builder.tree()
@@ -753,10 +752,29 @@ class History:
                     raise StaleCache(f"the cache's head {after.decode()} is no longer in the journal (redacted)")
             rows = [r._mapping for r in conn.execute(select(gh).where(gh.c.gh_seq > start).order_by(gh.c.gh_seq))]
             units: dict[str, Unit] = {}
+            aliases: dict[int, list[Alias]] = {}
             for number, row in enumerate(_counted(rows, progress)):
                 if number % REPLAY_CHUNK == 0:
-                    units = self._units_of(conn, [row["gh_sha1"] for row in rows[number:number + REPLAY_CHUNK]])
-                yield self._replay_one(conn, state, row, units[row["gh_sha1"]])
+                    chunk = rows[number:number + REPLAY_CHUNK]
+                    units = self._units_of(conn, [r["gh_sha1"] for r in chunk])
+                    aliases = self._aliases_added(conn, chunk[0]["gh_seq"], chunk[-1]["gh_seq"])
+                    self._read_ahead(conn, units.values())
+                yield self._replay_one(conn, state, row, units[row["gh_sha1"]], aliases.get(row["gh_seq"], []))
+
+    def _read_ahead(self, conn: Connection, units: Iterable[Unit]) -> None:
+        """Read the texts of these units' revisions in a few queries (see TextRows)."""
+        self.texts.read_ahead(conn, (r.content_address for unit in units for r in unit.revisions
+                                     if not r.null and not r.deleted & DELETED_TEXT))
+
+    def _aliases_added(self, conn: Connection, first: int, last: int) -> dict[int, list[Alias]]:
+        """The aliases each journaled commit from ``first`` to ``last`` added, by position."""
+        ga = self.db.tables.git_alias
+        added: dict[int, list[Alias]] = {}
+        for seq, path, namespace, dbkey in conn.execute(
+                select(ga.c.ga_seq, ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)
+                .where(ga.c.ga_seq >= first, ga.c.ga_seq <= last)):
+            added.setdefault(seq, []).append(Alias(path, Title(namespace, dbkey)))
+        return added
 
     def _unit_of(self, conn: Connection, sha: str) -> Unit:
         """The wiki activity a journaled commit stands for, read again from the database."""
@@ -827,13 +845,10 @@ class History:
             builder.objects.append(ShaFile.from_raw_string(kind, bytes(data), raw_sha.encode("ascii")))
         return builder.commit(commit), [], unit
 
-    def _replay_one(self, conn: Connection, state: WikiState, row: Any, unit: Unit) -> Made:
-        t = self.db.tables
+    def _replay_one(self, conn: Connection, state: WikiState, row: Any, unit: Unit, expected: list[Alias]) -> Made:
+        """One journaled commit made again; ``expected``: the aliases the journal says it added."""
         parents = [p.encode("ascii") for p in row["gh_parents"].split()]
         made, aliases, unit = self._rebuild(conn, state, row, parents, unit=unit)
-        expected = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
-            select(t.git_alias.c.ga_path, t.git_alias.c.ga_namespace, t.git_alias.c.ga_title)
-            .where(t.git_alias.c.ga_seq == row["gh_seq"]))]
         if row["gh_raw"] is not None:
             return made  # checked by _rebuild_pushed
         if made.commit.id.decode("ascii") != row["gh_sha1"] or sorted(aliases) != sorted(expected):

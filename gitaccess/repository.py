@@ -93,15 +93,15 @@ class WikiRepository:
         nearer the head, and replays the commits between: another worker's
         few new commits cost a few commits, not reading and placing every page.
         """
-        stored = self.cache.state()
         start: tuple[bytes | None, WikiState, list[bytes]] | None = None
         if kept is not None:
             behind = self.cache.commits_after(kept[0])
             if behind is not None:
                 start = (kept[0], kept[1], behind)
-        if stored is not None and (start is None or len(start[2]) > STATE_INTERVAL):
-            behind = self.cache.commits_after(stored[0])
-            if behind is not None:
+        if start is None or len(start[2]) > STATE_INTERVAL:
+            stored = self.cache.state()
+            behind = self.cache.commits_after(stored[0]) if stored is not None else None
+            if stored is not None and behind is not None:
                 start = (stored[0], WikiState.from_json(stored[1]), behind)
         if start is None:
             start = (None, WikiState(), self.cache.commits_after(None) or [])
@@ -143,7 +143,7 @@ class WikiRepository:
         placing every page of the wiki (seconds on a large one).
         """
         with self.cache.locked():
-            if self._kept is not None or self.cache.state() is None:
+            if self._kept is not None or self.cache.state_commit() is None:
                 return
             head = self.cache.head()
             state = self._at_cache_head(None)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from dulwich.objects import Blob, ShaFile
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, func, select
 
 from bench.generate import config_for, create_wiki
 from bench.plan import BENCH_USER, SIZES
@@ -123,6 +123,32 @@ def _add_commits(site: Site, repo: WikiRepository, count: int) -> None:
             WikiWriter(site.db, conn, titles=site.titles).save(0, "Packs_test", f"version {n}\n" * 50,
                                                                editor=editor, summary=f"edit {n}")
         repo.refresh()
+
+
+def test_a_process_holding_the_state_neither_reads_the_stored_one_nor_a_text_per_revision(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The costs that would grow with the wiki rather than with what is new: the stored state
+    (megabytes of JSON on a large wiki) read again by a process that holds a newer one, and a
+    query per revision for its text or per commit for its aliases while rebuilding history."""
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    site = Site(config_for(tmp_path / "wiki"))
+    statements: list[str] = []
+    event.listen(site.db.engine, "before_cursor_execute",
+                 lambda _conn, _cursor, sql, *_rest: statements.append(" ".join(sql.split())))
+    repo = WikiRepository(site, tmp_path / "cache")
+    repo.refresh()
+    with site.db.read() as conn:
+        revisions = conn.execute(select(func.count()).select_from(site.db.tables.revision)).scalar_one()
+    reads = lambda table: [s for s in statements if f"FROM {table} " in s + " "]  # noqa: E731
+    assert revisions > 150 and 0 < len(reads("text")) < revisions / 4
+
+    statements.clear()
+    assert repo.history.verify() == repo.cache.count()
+    assert 0 < len(reads("text")) < revisions / 4 and len(reads("git_alias")) == 1
+
+    monkeypatch.setattr(ObjectCache, "state", lambda self: pytest.fail("the stored state was read"))
+    _add_commits(site, repo, 2)
+    assert repo.cache.head()[1] == repo._kept[0]  # type: ignore[index]
 
 
 def test_a_process_without_the_state_replays_the_commits_since_the_stored_one(

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from dulwich.pack import OFS_DELTA, REF_DELTA
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 
 from gitaccess.protocol.gitdir import GitDirRepository
-from gitaccess.protocol.http import ADVERTISEMENT, REQUEST, RESULT
+from gitaccess.protocol.http import ADVERTISEMENT, REQUEST, RESULT, git_blueprint
 from gitaccess.protocol.pktline import DELIM_PKT, FLUSH_PKT, Marker, PktReader, text_line
 from tests.protocol_helpers import (
     anonymous_gate,
@@ -114,6 +114,31 @@ def test_v2_advertisement_and_ls_refs(client: FlaskClient, source: Path) -> None
         tip(source, "v1") + b" refs/tags/v1 peeled:" + tip(source, "v1^{}"),
         Marker.FLUSH,
     ]
+
+
+def test_v2_advertisement_does_not_bring_the_history_up_to_date(source: Path) -> None:
+    """Only the requests that read refs or objects ask for the repository (which journals new
+    wiki edits first): the v2 capability list would only do it twice per fetch."""
+    repository = GitDirRepository(source)
+    asked: list[str] = []
+
+    def get_repository() -> GitDirRepository:
+        asked.append(request.path)
+        return repository
+
+    app = Flask("gitaccess_protocol_tests")
+    app.register_blueprint(git_blueprint(get_repository, anonymous_gate()))
+    client = app.test_client()
+    try:
+        assert packets(client.get("/wiki/info/refs?service=git-upload-pack", headers=V2).data)[0] == b"version 2"
+        assert asked == []
+        ls_refs = text_line("command=ls-refs") + text_line("object-format=sha1") + DELIM_PKT + FLUSH_PKT
+        assert tip(source) + b" refs/heads/master" in packets(post(client, ls_refs, V2).data)
+        assert asked == [UPLOAD_PACK]
+        assert b"refs/heads/master" in client.get("/wiki/info/refs?service=git-upload-pack").data  # v0: refs
+        assert asked == [UPLOAD_PACK, "/wiki/info/refs"]
+    finally:
+        repository.close()
 
 
 @pytest.mark.parametrize(("path", "status", "message"), [

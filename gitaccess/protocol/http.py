@@ -27,7 +27,7 @@ from gitaccess.protocol.gate import Gate, Refusal
 from gitaccess.protocol.pktline import error_line
 from gitaccess.protocol.receive_pack import PushDecider, PushSettings, ReceivePack, advertise
 from gitaccess.protocol.repository import ServedRepository
-from gitaccess.protocol.upload_pack import UploadPack
+from gitaccess.protocol.upload_pack import UploadPack, advertise_v2
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -92,7 +92,8 @@ def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate, de
             return Response(body, content_type=PUSH_ADVERTISEMENT, headers=NO_CACHE)
         if service != "git-upload-pack":
             return _text(403, f"service {service!r} is not offered here")
-        body = UploadPack(get_repository()).advertise(_protocol_version(request))
+        version = _protocol_version(request)
+        body = advertise_v2() if version == 2 else UploadPack(get_repository()).advertise(version)
         return Response(body, content_type=ADVERTISEMENT, headers=NO_CACHE)
 
     def upload_pack() -> Response:
@@ -103,8 +104,9 @@ def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate, de
         except BadBody as exc:
             log.warning("upload-pack request from %s: %s", request.remote_addr, exc)
             return _text(exc.status, str(exc))
+        session = UploadPack(get_repository())  # a history that cannot be served: the app's error handler
         try:
-            reply = UploadPack(get_repository()).serve(_protocol_version(request), body)
+            reply = session.serve(_protocol_version(request), body)
         except GitAccessError as exc:
             log.warning("upload-pack request from %s refused: %s", request.remote_addr, exc)
             return Response(error_line(str(exc)), content_type=RESULT, headers=NO_CACHE)

@@ -158,6 +158,15 @@ class _Haves:
         return self._lowest is not None and self._lowest <= self._lowest_want
 
 
+def advertise_v2() -> bytes:
+    """The body of ``info/refs?service=git-upload-pack`` in protocol v2: capabilities only.
+
+    It needs no repository: the refs come with ``ls-refs``, so the history
+    is brought up to date once, for the request that reads it.
+    """
+    return b"".join(text_line(c) for c in ("version 2", *V2_CAPABILITIES)) + FLUSH_PKT
+
+
 class UploadPack:
     """Answers upload-pack requests for one served repository."""
 
@@ -166,9 +175,8 @@ class UploadPack:
 
     # ------------------------------------------------------------------ advertisement
     def advertise(self, protocol: int) -> bytes:
-        """The body of ``info/refs?service=git-upload-pack``."""
-        if protocol == 2:
-            return b"".join(text_line(c) for c in ("version 2", *V2_CAPABILITIES)) + FLUSH_PKT
+        """The body of ``info/refs?service=git-upload-pack`` in protocol v0 or v1 (v2: see
+        :func:`advertise_v2`)."""
         out = [text_line("# service=git-upload-pack"), FLUSH_PKT]
         if protocol == 1:
             out.append(text_line("version 1"))

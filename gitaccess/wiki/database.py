@@ -9,6 +9,7 @@ blocks from ``ipblocks`` to ``block``/``block_target``).
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -16,8 +17,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, Insert, MetaData, Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 
 from gitaccess.errors import ConfigError, DatabaseError
 from gitaccess.wiki.gitschema import git_tables
@@ -55,9 +55,9 @@ def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
-        # Short-lived connections: SQLite files are cheap to open, and a
-        # pooled connection would hold the file across fork() under gunicorn.
-        kwargs["poolclass"] = NullPool
+        # Pooled: opening the file and setting its journal mode cost a millisecond, and a
+        # fetch makes a dozen transactions. No limit on connections beyond the pool's own.
+        kwargs["max_overflow"] = -1
         kwargs["connect_args"] = {"timeout": 60}
     elif backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -77,6 +77,7 @@ def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
         raise ConfigError(
             f"no driver for {backend}: install gitaccess[mysql] or gitaccess[postgresql] ({exc})"
         ) from None
+    pooled_per_process(engine)
     if backend == "sqlite":
         _sqlite_transactions(engine)
     elif backend == "postgresql":
@@ -90,6 +91,27 @@ def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
             dbapi_connection.commit()
 
     return engine
+
+
+def pooled_per_process(engine: Engine) -> None:
+    """Never hand a process a pooled connection its parent opened before fork().
+
+    gunicorn forks its workers from a process that may have used the
+    database (first-run set-up); a socket or SQLite file handle used from two
+    processes corrupts both sides' view. The inherited connection is dropped
+    unused and the pool opens a new one (SQLAlchemy's recipe for fork()).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError(f"connection opened by process {record.info.get('pid')}, "
+                                     f"not this one ({os.getpid()})")
 
 
 def _sqlite_transactions(engine: Engine) -> None:
@@ -229,6 +251,8 @@ class WikiDatabase:
         """
         with self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_immediate=True)
+            conn.info.pop(_ROLLBACK, None)  # a pooled connection's info outlives its transactions
+            conn.info.pop(_COMMIT, None)
             try:
                 with conn.begin():
                     yield conn

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 
@@ -84,6 +84,44 @@ def _slot_address(t: Tables) -> Select[Any]:
 def text_row(t: Tables) -> Select[Any]:
     """A text row's contents and flags, by :old_id (for WikiDatabase.prepared)."""
     return select(t.text.c.old_text, t.text.c.old_flags).where(t.text.c.old_id == bindparam("old_id"))
+
+
+class TextRows:
+    """Text rows (contents, flags) by old_id, read a batch ahead of their use.
+
+    Rebuilding history reads every revision's text in order; a query per
+    revision would cost more than the rest of reading it. Only the last
+    batch read ahead is kept, so memory holds one batch of texts.
+    """
+
+    #: Ids per query read ahead (well within every database's limit on bound parameters).
+    BATCH = 500
+
+    def __init__(self, db: WikiDatabase) -> None:
+        self.db = db
+        self._ahead: dict[int, tuple[bytes, str]] = {}
+
+    def read_ahead(self, conn: Connection, addresses: Iterable[str]) -> None:
+        """Read the text rows of these content addresses (others are read when asked for,
+        and fail then with the reason)."""
+        ids = sorted({int(a[3:]) for a in addresses if a and a.startswith("tt:") and a[3:].isdigit()})
+        text = self.db.tables.text
+        self._ahead = {}
+        for start in range(0, len(ids), self.BATCH):
+            for old_id, raw, flags in conn.execute(select(text.c.old_id, text.c.old_text, text.c.old_flags)
+                                                   .where(text.c.old_id.in_(ids[start:start + self.BATCH]))):
+                self._ahead[old_id] = (raw, flags or "")
+
+    def text(self, conn: Connection, address: str, where: str) -> str:
+        """The text at a content address; ``where`` names it in errors."""
+        old_id = text_row_id(address)
+        row = self._ahead.pop(old_id, None)
+        if row is None:
+            stored = conn.execute(self.db.prepared(text_row), {"old_id": old_id}).first()
+            if stored is None:
+                raise UnreadableText(f"{where}: its text row {old_id} is missing from the database")
+            row = (stored[0], stored[1] or "")
+        return decode_text(row[0], row[1], f" ({where})")
 
 
 def _page_query(t: Tables) -> Select[Any]:
