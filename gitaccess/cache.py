@@ -431,15 +431,16 @@ class _Append:
         rows = []
         for m in chunk:
             for obj in m.objects:
-                if obj.id in self.depths or obj.id in known:
+                sha = obj.id  # a property that formats the digest on every call
+                if sha in self.depths or sha in known:
                     continue
-                base = m.bases.get(obj.id)
+                base = m.bases.get(sha)
                 data = obj.as_raw_string()
-                depth = self.writer.add(obj, data, self._base_for(base, obj.type_num, known))
-                self.depths[obj.id] = depth
-                self.named[obj.id] = base
-                self.recent.put(obj.id, (obj.type_num, data))
-                rows.append({"position": position, "sha": obj.id.decode("ascii"), "type": obj.type_num,
+                depth = self.writer.add(sha, obj.type_num, data, self._base_for(base, obj.type_num, known))
+                self.depths[sha] = depth
+                self.named[sha] = base
+                self.recent.put(sha, (obj.type_num, data))
+                rows.append({"position": position, "sha": sha.decode("ascii"), "type": obj.type_num,
                              "base": base.decode("ascii") if base else None, "depth": depth})
             position += 1
         return rows
@@ -551,13 +552,13 @@ class _PackWriter:
         self._file.flush()
         return self._written.object_at(offset)
 
-    def add(self, obj: CachedObject, data: bytes, base: tuple[bytes, bytes, int] | None) -> int:
+    def add(self, sha: bytes, type_num: int, data: bytes, base: tuple[bytes, bytes, int] | None) -> int:
         """Write an object, as a delta against ``base`` (id, contents, depth) when that pays;
         returns its chain depth."""
-        kind, base_ref, body, depth = obj.type_num, None, data, 0
+        kind, base_ref, body, depth = type_num, None, data, 0
         if base is not None:
             base_id, base_data, base_depth = base
-            delta = make_delta(base_data, data, tree=obj.type_num == Tree.type_num)
+            delta = make_delta(base_data, data, tree=type_num == Tree.type_num)
             if delta is not None:
                 written = self._offsets.get(base_id)
                 kind, base_ref = (OFS_DELTA, self.offset - written) if written is not None else (REF_DELTA,
@@ -565,8 +566,8 @@ class _PackWriter:
                 body, depth = delta, base_depth + 1
         entry = bytes(pack_object_header(kind, base_ref, len(body), SHA1)) + zlib.compress(body)
         self._open().write(entry)
-        self._entries.append((hex_to_sha(obj.id), self.offset, zlib.crc32(entry)))
-        self._offsets[obj.id] = self.offset
+        self._entries.append((hex_to_sha(sha), self.offset, zlib.crc32(entry)))
+        self._offsets[sha] = self.offset
         self.offset += len(entry)
         self.count += 1
         return depth
