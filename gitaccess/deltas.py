@@ -22,7 +22,7 @@ from typing import Callable
 
 from dulwich.pack import create_delta
 
-from gitaccess.tree.ends import common_prefix, common_suffix
+from gitaccess.tree.ends import common_ends
 
 #: A region replaced by another is given the three instructions only if one of the two is at
 #: most this long (a tree entry's id, a word, text inserted or removed): the bytes inserted
@@ -81,8 +81,7 @@ def alike(base: bytes, data: bytes) -> bool:
 def _quick_delta(base: bytes, data: bytes) -> bytes | None:
     """The three-instruction delta, if ``data`` is ``base`` with one region replaced, inserted
     or removed (see QUICK_MIDDLE); else None."""
-    head = common_prefix(base, data)
-    tail = common_suffix(base, data, min(len(base), len(data)) - head)
+    head, tail = common_ends(base, data)
     middle = len(data) - head - tail
     if middle > QUICK_MIDDLE and len(base) - head - tail > QUICK_MIDDLE:
         return None

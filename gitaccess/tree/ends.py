@@ -42,3 +42,10 @@ def common_suffix(a: bytes, b: bytes, limit: int) -> int:
         else:
             high = middle - 1
     return low
+
+
+def common_ends(a: bytes, b: bytes) -> tuple[int, int]:
+    """(prefix, suffix): how many bytes ``a`` and ``b`` begin and end with in common, the two
+    never overlapping in either."""
+    prefix = common_prefix(a, b)
+    return prefix, common_suffix(a, b, min(len(a), len(b)) - prefix)

@@ -23,7 +23,7 @@ from typing import NamedTuple
 from dulwich.errors import ObjectFormatException
 from dulwich.objects import parse_tree
 
-from gitaccess.tree.ends import common_prefix, common_suffix
+from gitaccess.tree.ends import common_ends
 
 #: A tree entry as git stores it: (name, mode, object id in hex).
 Entry = tuple[bytes, int, bytes]
@@ -103,8 +103,7 @@ def reparse(previous: ParsedTree, data: bytes) -> Reread:
     is read.
     """
     old = previous.data
-    prefix = common_prefix(old, data)
-    suffix = common_suffix(old, data, min(len(old), len(data)) - prefix)
+    prefix, suffix = common_ends(old, data)
     starts = previous.starts
     first = max(bisect_right(starts, prefix) - 1, 0)
     end = max(bisect_left(starts, len(old) - suffix), first)

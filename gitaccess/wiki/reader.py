@@ -67,10 +67,16 @@ def revision_text(db: WikiDatabase, conn: Connection, rev_id: int, role: str = "
     if row is None:
         raise UnreadableText(f"revision {rev_id} has no {role} slot")
     old_id = text_row_id(row[0])
+    raw, flags = _stored_text(db, conn, old_id, f"revision {rev_id}")
+    return decode_text(raw, flags, f" row {old_id} (revision {rev_id})")
+
+
+def _stored_text(db: WikiDatabase, conn: Connection, old_id: int, where: str) -> tuple[bytes, str]:
+    """A text row's contents and flags; ``where`` names the revision in the error."""
     stored = conn.execute(db.prepared(text_row), {"old_id": old_id}).first()
     if stored is None:
-        raise UnreadableText(f"revision {rev_id}: text row {old_id} is missing")
-    return decode_text(stored[0], stored[1] or "", f" row {old_id} (revision {rev_id})")
+        raise UnreadableText(f"{where}: its text row {old_id} is missing from the database")
+    return stored[0], stored[1] or ""
 
 
 def _slot_address(t: Tables) -> Select[Any]:
@@ -116,13 +122,8 @@ class TextRows:
     def text(self, conn: Connection, address: str, where: str) -> str:
         """The text at a content address; ``where`` names it in errors."""
         old_id = text_row_id(address)
-        row = self._ahead.pop(old_id, None)
-        if row is None:
-            stored = conn.execute(self.db.prepared(text_row), {"old_id": old_id}).first()
-            if stored is None:
-                raise UnreadableText(f"{where}: its text row {old_id} is missing from the database")
-            row = (stored[0], stored[1] or "")
-        return decode_text(row[0], row[1], f" ({where})")
+        raw, flags = self._ahead.pop(old_id, None) or _stored_text(self.db, conn, old_id, where)
+        return decode_text(raw, flags, f" ({where})")
 
 
 def _page_query(t: Tables) -> Select[Any]:
