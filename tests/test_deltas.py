@@ -15,6 +15,7 @@ from dulwich.pack import OFS_DELTA, apply_delta, pack_header_chunks, pack_object
 
 from gitaccess.deltas import QUICK_MIDDLE, _quick_delta, _record_delta, alike, make_delta, text_records, \
     tree_records
+from gitaccess.tree.ends import common_ends
 
 
 def _text(rng: random.Random, lines: int) -> bytes:
@@ -140,3 +141,29 @@ def test_a_directory_changed_in_many_places_is_matched_entry_by_entry() -> None:
     delta = make_delta(base, data, tree=True)
     assert delta is not None and len(delta) < 26 * 32  # each changed id inserted, the rest copied
     assert b"".join(apply_delta(base, delta)) == data
+
+
+def test_common_ends_agree_with_a_byte_by_byte_walk() -> None:
+    """Where two versions begin and end to differ, across sizes on both sides of the blocks
+    compared at once, checked against the obvious loop."""
+    rng = random.Random(7)
+
+    def walk(a: bytes, b: bytes) -> tuple[int, int]:
+        prefix = 0
+        while prefix < min(len(a), len(b)) and a[prefix] == b[prefix]:
+            prefix += 1
+        suffix = 0
+        while suffix < min(len(a), len(b)) - prefix and a[-1 - suffix] == b[-1 - suffix]:
+            suffix += 1
+        return prefix, suffix
+
+    for _ in range(300):
+        size = rng.choice([0, 1, 7, 4095, 4096, 4097, 12_289, 70_000])
+        a = bytes(rng.getrandbits(8) for _ in range(min(size, 97))) * (size // 97 + 1)
+        a = a[:size]
+        b = bytearray(a)
+        for _ in range(rng.randint(0, 2)):
+            at = rng.randrange(len(b) + 1)
+            b[at:at + rng.randint(0, 3)] = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 3)))
+        pair = (a, bytes(b)) if rng.random() < 0.5 else (bytes(b), a)
+        assert common_ends(*pair) == walk(*pair), (size, len(b))

@@ -128,8 +128,9 @@ def _add_commits(site: Site, repo: WikiRepository, count: int) -> None:
 def test_a_process_holding_the_state_neither_reads_the_stored_one_nor_a_text_per_revision(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The costs that would grow with the wiki rather than with what is new: the stored state
-    (megabytes of JSON on a large wiki) read again by a process that holds a newer one, and a
-    query per revision for its text or per commit for its aliases while rebuilding history."""
+    (megabytes of JSON on a large wiki) read again by a process that holds a newer one, a query
+    per revision for its text, per commit for its aliases or per new page for its moves while
+    building or rebuilding history, and statements per commit to journal it."""
     create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
     site = Site(config_for(tmp_path / "wiki"))
     statements: list[str] = []
@@ -140,11 +141,14 @@ def test_a_process_holding_the_state_neither_reads_the_stored_one_nor_a_text_per
     with site.db.read() as conn:
         revisions = conn.execute(select(func.count()).select_from(site.db.tables.revision)).scalar_one()
     reads = lambda table: [s for s in statements if f"FROM {table} " in s + " "]  # noqa: E731
+    moves = lambda: [s for s in reads("logging") if "log_type = " in s]  # noqa: E731
+    writes = lambda table: [s for s in statements if s.startswith(f"INSERT INTO {table} ")]  # noqa: E731
     assert revisions > 150 and 0 < len(reads("text")) < revisions / 4
+    assert len(moves()) == 1 and len(writes("git_hash")) == len(writes("git_edit_hash")) == 1
 
     statements.clear()
     assert repo.history.verify() == repo.cache.count()
-    assert 0 < len(reads("text")) < revisions / 4 and len(reads("git_alias")) == 1
+    assert 0 < len(reads("text")) < revisions / 4 and len(reads("git_alias")) == 1 and len(moves()) == 1
 
     monkeypatch.setattr(ObjectCache, "state", lambda self: pytest.fail("the stored state was read"))
     _add_commits(site, repo, 2)

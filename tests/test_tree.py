@@ -33,6 +33,7 @@ from gitaccess.namespaces import (
 from gitaccess.titles import Title, TitleCodec
 from gitaccess.tree.aliases import Alias, AliasesError, AliasRegistry
 from gitaccess.tree.claims import Claims, first_conflict
+from gitaccess.tree.commits import epoch
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import ALIASES_FILE, Layout, PathError, included_namespaces
 from gitaccess.tree.portable import is_portable_path
@@ -792,3 +793,18 @@ def test_claims_given_back_equal_claims_made_afresh(seed: int) -> None:
             fresh.claim(path)
         probes = ["a", "A", "b", "a/b", "A/b", "B", "B/c", "b/C", "ä/a", "Ä"]
         assert [kept.conflict(p) is None for p in probes] == [fresh.conflict(p) is None for p in probes]
+
+
+@pytest.mark.parametrize("timestamp, seconds", [
+    ("19700101000000", 0), ("20010115192713", 979586833), ("20240229235959", 1709251199),
+    ("20380119031408", 2**31),
+])
+def test_wiki_timestamps_become_seconds_since_1970(timestamp: str, seconds: int) -> None:
+    assert epoch(timestamp) == seconds
+
+
+@pytest.mark.parametrize("timestamp", ["2024022912000", "20230229120000", "20241301000000", "2024-02-29T12:0",
+                                       "２０２４０２２９１２００００"])
+def test_a_malformed_wiki_timestamp_is_refused(timestamp: str) -> None:
+    with pytest.raises(ValueError):
+        epoch(timestamp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from calendar import timegm
 from dataclasses import dataclass
-from time import strptime
+from datetime import datetime, timezone
 
 from dulwich.objects import Commit
 
@@ -38,8 +38,16 @@ class Identity:
 
 
 def epoch(timestamp: str) -> int:
-    """Seconds since 1970 of a 14-character MediaWiki timestamp (UTC)."""
-    return timegm(strptime(timestamp, "%Y%m%d%H%M%S"))
+    """Seconds since 1970 of a 14-character MediaWiki timestamp (UTC).
+
+    Read field by field: ``strptime`` took a tenth of a cold build's time
+    spent making commits. ``datetime`` still rejects an impossible date.
+    """
+    if len(timestamp) != 14 or not timestamp.isascii() or not timestamp.isdigit():
+        raise ValueError(f"not a MediaWiki timestamp: {timestamp!r}")
+    moment = datetime(int(timestamp[:4]), int(timestamp[4:6]), int(timestamp[6:8]), int(timestamp[8:10]),
+                      int(timestamp[10:12]), int(timestamp[12:]), tzinfo=timezone.utc)
+    return timegm(moment.utctimetuple())
 
 
 def wiki_identity(user_name: str | None, server_name: str, timestamp: str, *, real_name: str = "") -> Identity:

@@ -1,27 +1,35 @@
 """Where two versions of the same bytes differ: how much they begin and end with in common.
 
 A new version of a page or directory usually differs from the previous one
-in one place. Slices are compared a block at a time (memcmp, in C), then
-narrowed by halving, so finding that place costs microseconds, not a walk
-over every byte in Python. Pure: no I/O.
+in one place. Blocks of growing size are compared in place (memcmp, in C,
+with no copies), then the differing block is narrowed by halving, so
+finding that place costs microseconds, not a walk over every byte in
+Python. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-#: Bytes compared at once while looking for where two versions differ.
-_BLOCK = 4096
+#: Bytes compared first while looking for where two versions differ; each further comparison
+#: covers twice as many, so a 300 KB directory's tree takes a handful, then a binary search.
+_FIRST_BLOCK = 4096
 
 
 def common_prefix(a: bytes, b: bytes) -> int:
     """How many bytes ``a`` and ``b`` begin with in common."""
     limit = min(len(a), len(b))
-    at = 0
-    while at + _BLOCK <= limit and a[at:at + _BLOCK] == b[at:at + _BLOCK]:
-        at += _BLOCK
-    low, high = at, min(at + _BLOCK, limit)  # a[:low] == b[:low]; the answer is in [low, high]
+    view = memoryview(b)  # slices of it are not copies; startswith compares them in place
+    low, step = 0, _FIRST_BLOCK
+    while low < limit:  # a[:low] == b[:low]
+        high = min(low + step, limit)
+        if not a.startswith(view[low:high], low):
+            break
+        low, step = high, step * 2
+    else:
+        return limit
+    high -= 1  # the answer is in [low, high]
     while low < high:
         middle = (low + high + 1) // 2
-        if a[low:middle] == b[low:middle]:
+        if a.startswith(view[low:middle], low):
             low = middle
         else:
             high = middle - 1
@@ -30,14 +38,20 @@ def common_prefix(a: bytes, b: bytes) -> int:
 
 def common_suffix(a: bytes, b: bytes, limit: int) -> int:
     """How many bytes (at most ``limit``) ``a`` and ``b`` end with in common."""
-    length = 0
-    while length + _BLOCK <= limit and a[len(a) - length - _BLOCK:len(a) - length] == \
-            b[len(b) - length - _BLOCK:len(b) - length]:
-        length += _BLOCK
-    low, high = length, min(length + _BLOCK, limit)
+    end_a, end_b = len(a), len(b)
+    view = memoryview(b)
+    low, step = 0, _FIRST_BLOCK
+    while low < limit:  # the last ``low`` bytes agree
+        high = min(low + step, limit)
+        if not a.endswith(view[end_b - high:end_b - low], 0, end_a - low):
+            break
+        low, step = high, step * 2
+    else:
+        return limit
+    high -= 1
     while low < high:
         middle = (low + high + 1) // 2
-        if a[len(a) - middle:len(a) - low] == b[len(b) - middle:len(b) - low]:
+        if a.endswith(view[end_b - middle:end_b - low], 0, end_a - low):
             low = middle
         else:
             high = middle - 1

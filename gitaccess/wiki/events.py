@@ -360,6 +360,18 @@ def titles_in(db: WikiDatabase, conn: Connection, namespaces: list[int], upto: i
     return sorted({(row[0], row[1]) for row in conn.execute(live.distinct())})
 
 
+def moves_after(db: WikiDatabase, conn: Connection, after: int) -> dict[int, list[tuple[int, int, str]]]:
+    """Each page's moves logged after a log id: (log id, namespace and title before the move),
+    oldest first. One query, where asking page by page cost one per new page of a long history."""
+    lg = db.tables.logging
+    moves: dict[int, list[tuple[int, int, str]]] = {}
+    for log_id, page_id, namespace, dbkey in conn.execute(
+            select(lg.c.log_id, lg.c.log_page, lg.c.log_namespace, lg.c.log_title)
+            .where(lg.c.log_type == "move", lg.c.log_id > after).order_by(lg.c.log_id)):
+        moves.setdefault(page_id, []).append((log_id, namespace, dbkey))
+    return moves
+
+
 def _id_columns(db: WikiDatabase, kind: str) -> list[Any]:
     t = db.tables
     return [t.revision.c.rev_id, t.archive.c.ar_rev_id] if kind == "rev" else [t.logging.c.log_id]
