@@ -65,7 +65,7 @@ def test_one_changed_region_takes_three_instructions_and_others_a_search() -> No
     assert delta is not None and len(delta) < 200  # copies around both edited lines
     small = big[:3000]
     delta = make_delta(small, small[:1000] + b"A" + small[1001:-1000] + b"B" + small[-999:])
-    assert delta is not None and len(delta) < 40  # create_delta: the two bytes alone
+    assert delta is not None and len(delta) < 80  # the two changed sentences inserted, the rest copied
     inserted = big[:100] + b"z" * 5000 + big[100:]
     assert _quick_delta(big, inserted) is not None and _quick_delta(inserted, big) is not None
     rewritten = big[:100] + b"z" * (QUICK_MIDDLE + 1) + big[100 + QUICK_MIDDLE + 1:]
@@ -167,3 +167,32 @@ def test_common_ends_agree_with_a_byte_by_byte_walk() -> None:
             b[at:at + rng.randint(0, 3)] = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 3)))
         pair = (a, bytes(b)) if rng.random() < 0.5 else (bytes(b), a)
         assert common_ends(*pair) == walk(*pair), (size, len(b))
+
+
+def test_a_paragraph_edited_in_two_places_costs_the_sentences_changed() -> None:
+    """Wiki text keeps a paragraph on one line: an edit changing a word in two of them (too far
+    apart for three instructions) inserts the two sentences changed, not the paragraphs."""
+    rng = random.Random(12)
+    words = "the river city castle bridge museum was built in by and of a new old".split()
+
+    def paragraph() -> str:
+        return " ".join(" ".join(rng.choice(words) for _ in range(15)).capitalize() + "." for _ in range(12))
+
+    paragraphs = [paragraph() for _ in range(8)]
+    base = "\n\n".join(paragraphs).encode()
+    for at in (1, 6):
+        sentences = paragraphs[at].split(". ")
+        sentences[5] = sentences[5].replace(" ", " and ", 1)
+        paragraphs[at] = ". ".join(sentences)
+    data = "\n\n".join(paragraphs).encode()
+    delta = make_delta(base, data)
+    assert delta is not None and b"".join(apply_delta(base, delta)) == data
+    assert len(delta) < 2 * 130 < len(paragraphs[1])  # two sentences of about 100 bytes, and copies
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_bytes_split_into_text_records_join_back(seed: int) -> None:
+    rng = random.Random(seed)
+    data = bytes(rng.choice(b"ab .\n\t\0\xff") for _ in range(rng.choice([0, 1, 50, 3000])))
+    records = text_records(data)
+    assert b"".join(records) == data and all(records)

@@ -126,7 +126,9 @@ def _flush(directory: _Directory, made: list[TreeObject]) -> bytes:
     directory.dirty.clear()
     if directory.changed or directory.id is None:
         data = b"".join(directory.chunks)
-        new_id = hashlib.sha1(b"tree %d\0%s" % (len(data), data)).hexdigest().encode("ascii")
+        digest = hashlib.sha1(b"tree %d\0" % len(data))
+        digest.update(data)  # not formatted into the header: a large directory is not copied again
+        new_id = digest.hexdigest().encode("ascii")
         if new_id != directory.id:
             made.append(TreeObject(new_id, data, directory.id))
             directory.id = new_id
