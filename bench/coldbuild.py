@@ -70,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     head = repository.refs().get(repository.head())
     print(json.dumps({"done": True, "seconds": round(seconds, 3), "revisions": revisions,
                       "head": head.decode() if head else None, "trees_built": made,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}), flush=True)
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                      # the process that stored the commits, if one did (gitaccess.cachewriter)
+                      "writer_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}),
+          flush=True)
     repository.close()
     site.db.dispose()
     return 0

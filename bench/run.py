@@ -127,7 +127,8 @@ class Runner:
             return None
         result.gitaccess = statistics.median(result.runs["gitaccess"])
         result.note += (f"{outcome['revisions'] / result.gitaccess:.0f} rev/s; "
-                        f"peak RSS {outcome.get('peak_rss_mib', '?')} MiB")
+                        f"peak RSS {outcome.get('peak_rss_mib', '?')} MiB "
+                        f"(the cache's writer: {outcome.get('writer_peak_rss_mib', '?')} MiB)")
         return result
 
     def incomplete(self, result: Result, outcome: dict[str, Any]) -> None:

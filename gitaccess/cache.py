@@ -114,21 +114,28 @@ class CachedObject(Protocol):
 
 
 class NewCommit(Protocol):
-    """A commit to cache: its objects (itself included) and their likely delta bases."""
+    """A commit to cache: its objects (itself included), their likely delta bases, and any
+    deltas against those bases already made."""
 
     commit: object
     objects: Sequence[CachedObject]
     bases: Mapping[bytes, bytes]
+    deltas: Mapping[bytes, bytes]
 
 
 class ObjectCache:
     """A directory of cached objects for one repository."""
 
-    def __init__(self, directory: Path, ref: bytes = b"refs/heads/master") -> None:
+    def __init__(self, directory: Path, ref: bytes = b"refs/heads/master", *, lock_held: bool = False) -> None:
+        """``lock_held``: the process that started this one holds the cache's lock for it (see
+        gitaccess.cachewriter)."""
         self.directory = directory
         self.ref = ref
         self._recent = RecentObjects()
-        self._open()
+        if lock_held:
+            self._open_locked()
+        else:
+            self._open()
 
     def _open(self) -> None:
         """Open (or make) the cache; threads and workers opening it at once take turns."""
@@ -216,7 +223,7 @@ class ObjectCache:
         try:
             with self.engine.begin() as conn:
                 appending = _Append(conn, writer, self._recent)
-                for chunk in _chunks(made, CHUNK_COMMITS):
+                for chunk in in_chunks(made, CHUNK_COMMITS):
                     rows = appending.write_chunk(chunk, position)
                     if rows:
                         conn.execute(insert(_introduced), rows)
@@ -297,7 +304,7 @@ class ObjectCache:
         if not shas:
             return False
         with self.engine.connect() as conn:
-            for part in _chunks(shas, 500):
+            for part in in_chunks(shas, 500):
                 names = [sha.decode("ascii") for sha in part]
                 if conn.execute(select(_commits.c.position).where(_commits.c.sha.in_(names)).limit(1)).first():
                     return True
@@ -436,7 +443,9 @@ class _Append:
                     continue
                 base = m.bases.get(sha)
                 data = obj.as_raw_string()
-                depth = self.writer.add(sha, obj.type_num, data, self._base_for(base, obj.type_num, known))
+                chosen = self._base_for(base, obj.type_num, known)
+                made = m.deltas.get(sha) if chosen is not None and chosen[0] == base else None
+                depth = self.writer.add(sha, obj.type_num, data, chosen, made)
                 self.depths[sha] = depth
                 self.named[sha] = base
                 self.recent.put(sha, (obj.type_num, data))
@@ -525,7 +534,7 @@ class _PackWriter:
 
     def __init__(self, pack_dir: Path, outside: Callable[[bytes], tuple[int, bytes]]) -> None:
         self.pack_dir = pack_dir
-        self.path = pack_dir / f"tmp-{os.getpid()}-{id(self)}.pack"
+        self.path = pack_dir / f"{unfinished_prefix(os.getpid())}{id(self)}.pack"
         self._outside = outside
         self._file: BinaryIO | None = None
         self._written: PackEntries | None = None
@@ -552,13 +561,15 @@ class _PackWriter:
         self._file.flush()
         return self._written.object_at(offset)
 
-    def add(self, sha: bytes, type_num: int, data: bytes, base: tuple[bytes, bytes, int] | None) -> int:
-        """Write an object, as a delta against ``base`` (id, contents, depth) when that pays;
-        returns its chain depth."""
+    def add(self, sha: bytes, type_num: int, data: bytes, base: tuple[bytes, bytes, int] | None,
+            delta: bytes | None = None) -> int:
+        """Write an object, as a delta against ``base`` (id, contents, depth) when that pays
+        (``delta``: one already made); returns its chain depth."""
         kind, base_ref, body, depth = type_num, None, data, 0
         if base is not None:
             base_id, base_data, base_depth = base
-            delta = make_delta(base_data, data, tree=type_num == Tree.type_num)
+            if delta is None:
+                delta = make_delta(base_data, data, tree=type_num == Tree.type_num)
             if delta is not None:
                 written = self._offsets.get(base_id)
                 kind, base_ref = (OFS_DELTA, self.offset - written) if written is not None else (REF_DELTA,
@@ -617,13 +628,19 @@ class _PackWriter:
         self.path.unlink(missing_ok=True)
 
 
+def unfinished_prefix(pid: int) -> str:
+    """How the names of the packs a process has not finished begin."""
+    return f"tmp-{pid}-"
+
+
 def _hex_or_none(value: str | None) -> bytes | None:
     return value.encode("ascii") if value else None
 
 
-def _chunks(made: Iterable[T], size: int) -> Iterator[list[T]]:
+def in_chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of ``size`` items (the last may be shorter), taken from ``items`` as they come."""
     chunk: list[T] = []
-    for item in made:
+    for item in items:
         chunk.append(item)
         if len(chunk) >= size:
             yield chunk

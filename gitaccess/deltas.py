@@ -180,3 +180,37 @@ def _insert(out: bytearray, data: bytes | bytearray) -> None:
         chunk = data[start:start + MAX_INSERT]
         out.append(len(chunk))
         out += chunk
+
+
+def apply(base: bytes, delta: bytes) -> bytes:
+    """``base`` changed by a git delta (the reverse of make_delta), in copies of whole slices."""
+    view = memoryview(base)
+    at = _skip_size(delta, _skip_size(delta, 0))
+    pieces: list[bytes | memoryview] = []
+    end = len(delta)
+    while at < end:
+        command = delta[at]
+        at += 1
+        if command & 0x80:
+            offset = size = 0
+            for i in range(4):
+                if command & (1 << i):
+                    offset |= delta[at] << (8 * i)
+                    at += 1
+            for i in range(3):
+                if command & (1 << (4 + i)):
+                    size |= delta[at] << (8 * i)
+                    at += 1
+            pieces.append(view[offset:offset + (size or 0x10000)])
+        elif command:
+            pieces.append(delta[at:at + command])
+            at += command
+        else:
+            raise ValueError("a delta instruction of 0 is invalid")
+    return b"".join(pieces)
+
+
+def _skip_size(delta: bytes, at: int) -> int:
+    while delta[at] & 0x80:
+        at += 1
+    return at + 1

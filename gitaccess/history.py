@@ -255,6 +255,8 @@ class Made:
     objects: list[ShaFile | TreeObject]
     #: object -> its likely delta base (the page's previous blob, the directory's previous tree)
     bases: dict[bytes, bytes] = field(default_factory=dict)
+    #: object -> a delta against that base already made (none: the cache makes them)
+    deltas: dict[bytes, bytes] = field(default_factory=dict)
 
 
 def group(found: Iterable[Event], rc_order: dict[tuple[str, int], int] | None = None) -> Iterator[Unit]:
@@ -513,8 +515,7 @@ class JournalRows:
     def __init__(self, history: History, conn: Connection) -> None:
         self.db = history.db
         self.conn = conn
-        gh = self.db.tables.git_hash
-        self.next_seq = (conn.execute(select(func.max(gh.c.gh_seq))).scalar() or 0) + 1
+        self.next_seq = history.last_position(conn) + 1
         self.rows: dict[Table, list[dict[str, Any]]] = {}
 
     def add(self, commit: Commit, unit: Unit, aliases: list[Alias], marks: Marks, layout_id: int, *,
@@ -598,6 +599,11 @@ class History:
         sha = conn.execute(select(gh.c.gh_sha1).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
         return sha.encode("ascii") if sha else None
 
+    def last_position(self, conn: Connection) -> int:
+        """The journal position of its head (0 when empty): about how many commits it holds."""
+        gh = self.db.tables.git_hash
+        return conn.execute(select(func.max(gh.c.gh_seq))).scalar() or 0
+
     def marks(self, conn: Connection, *, lock: bool = False) -> Marks:
         """The journal's high-water marks; ``lock`` takes the journal lock until the transaction ends."""
         gs = self.db.tables.git_site
@@ -625,6 +631,12 @@ class History:
                 return True
             return bool(events.present(self.db, conn, "rev", marks.rev_gaps)
                         or events.present(self.db, conn, "log", marks.log_gaps))
+
+    def ahead(self, marks: Marks) -> int:
+        """About how much wiki activity the journal has not read: ids past its marks."""
+        with self.db.read() as conn:
+            rev, log_id = events.high_water_marks(self.db, conn)
+        return max(rev - marks.rev, 0) + max(log_id - marks.log, 0)
 
     # --- catching up
     def catch_up(self, state: WikiState, head: bytes | None, progress: Progress | None = None) -> Iterator[Made]:

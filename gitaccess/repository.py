@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from gitaccess.cache import STATE_INTERVAL, ObjectCache
+from gitaccess.cachewriter import append_beside
 from gitaccess.history import History, Made, Progress, StaleCache, WikiState
 from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 #: Told (what, done, total) while a refresh works: "replaying the journal" (commits the cache
 #: lacks or must rebuild the wiki's state from), then "journaling the wiki" (new activity).
 RefreshProgress = Callable[[str, int, int], None]
+#: Commits to make (ones the journal has and the cache lacks, or wiki activity the journal has
+#: not read) from which a second process stores them while this one makes them (a first
+#: build, a deleted cache, a long absence; see gitaccess.cachewriter).
+BESIDE_COMMITS = 5000
 
 class WikiRepository:
     """One site's history: journal in the database, objects in the local cache."""
@@ -56,32 +61,36 @@ class WikiRepository:
         """Catch the cache up with the journal and the journal up with the wiki."""
         with self.site.db.read() as conn:
             journal_head = self.history.head(conn)
+            journal_end = self.history.last_position(conn)
             marks = self.history.marks(conn)
         cached = self.cache.head()
         if (cached[1] if cached else None) == journal_head and not self.history.behind(marks):
             return
         with self.cache.locked():
             kept, self._kept = self._kept, None  # changed below: kept again once stored
+            beside = journal_end - (cached[0] + 1 if cached else 0) >= BESIDE_COMMITS
             for _attempt in range(3):
                 replaying = _phase(progress, "replaying the journal")
                 try:
-                    state = self._replay(kept, replaying)
+                    state = self._replay(kept, replaying, beside)
                 except StaleCache:
                     self.cache.reset()  # history was redacted: rebuild from the journal
-                    state = self._replay(None, replaying)
+                    state = self._replay(None, replaying, journal_end >= BESIDE_COMMITS)
                 head = self.cache.head()
                 kept = (head[1] if head else None, state)
                 try:
                     self._store(self.history.catch_up(state, head[1] if head else None,
-                                                      _phase(progress, "journaling the wiki")), state)
+                                                      _phase(progress, "journaling the wiki")), state,
+                                beside=self.history.ahead(marks) >= BESIDE_COMMITS)
                 except StaleCache:
                     continue  # another server journaled meanwhile: replay its commits, then try again
                 return
 
-    def _replay(self, kept: tuple[bytes | None, WikiState] | None, progress: Progress | None) -> WikiState:
+    def _replay(self, kept: tuple[bytes | None, WikiState] | None, progress: Progress | None,
+                beside: bool = False) -> WikiState:
         """The cache brought to the journal's head; returns the state there."""
         state, rest = self._advance(kept, progress)
-        self.cache.append(rest, state.to_json)
+        self._append(rest, state, beside)
         return state
 
     def _advance(self, kept: tuple[bytes | None, WikiState] | None,
@@ -150,8 +159,15 @@ class WikiRepository:
             self.history.place(state)
             self._kept = (head[1] if head else None, state)
 
-    def _store(self, made: Iterable[Made], state: WikiState) -> None:
-        self.cache.append(made, state.to_json)
+    def _append(self, made: Iterable[Made], state: WikiState, beside: bool) -> None:
+        """Cache commits, in this process or (``beside``) a second one."""
+        if beside:
+            append_beside(self.cache, made, state.to_json)
+        else:
+            self.cache.append(made, state.to_json)
+
+    def _store(self, made: Iterable[Made], state: WikiState, *, beside: bool = False) -> None:
+        self._append(made, state, beside)
         head = self.cache.head()
         self._kept = (head[1] if head else None, state)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from dulwich.object_format import SHA1
 from dulwich.objects import Blob
-from dulwich.pack import OFS_DELTA, apply_delta, pack_header_chunks, pack_object_header
+from dulwich.pack import OFS_DELTA, apply_delta, create_delta, pack_header_chunks, pack_object_header
 
-from gitaccess.deltas import QUICK_MIDDLE, _quick_delta, _record_delta, alike, make_delta, text_records, \
+from gitaccess.deltas import QUICK_MIDDLE, _quick_delta, _record_delta, alike, apply, make_delta, text_records, \
     tree_records
 from gitaccess.tree.ends import common_ends
 
@@ -125,7 +125,19 @@ def test_random_edits_rebuild(seed: int) -> None:
     for delta in (_quick_delta(base, bytes(data)), make_delta(base, bytes(data)),
                   _record_delta(base, bytes(data), text_records), _record_delta(base, bytes(data), tree_records)):
         if delta is not None:
-            assert b"".join(apply_delta(base, delta)) == bytes(data)
+            assert b"".join(apply_delta(base, delta)) == bytes(data) == apply(base, delta)
+
+
+def test_deltas_git_would_make_apply_too() -> None:
+    """apply() reads any delta, not only ours: copies with every offset and size byte, copies
+    of 64 KB (size 0), and the longest inserts, from dulwich's create_delta."""
+    rng = random.Random(13)
+    base = rng.randbytes(300_000)
+    data = base[70_000:200_000] + rng.randbytes(500) + base[:70_000] + base[16_777_216:] + base[250_000:]
+    delta = b"".join(create_delta(base, data))
+    assert apply(base, delta) == data
+    with pytest.raises(ValueError):
+        apply(b"abc", b"\x03\x01\x00")
 
 
 def test_a_directory_changed_in_many_places_is_matched_entry_by_entry() -> None:
