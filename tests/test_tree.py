@@ -372,6 +372,35 @@ def _dulwich_tree(files: dict[str, bytes]) -> bytes:
     return nested_tree(files, lambda sha: (0o100644, sha), lambda tree: tree.id)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_large_directory_changed_a_file_at_a_time_keeps_git_ids(seed: int) -> None:
+    """A directory of many blocks of entries (see trees.BLOCK_ENTRIES): edits (same size, hashed
+    again from their block), creations and deletions anywhere in it, and at its ends."""
+    rng = random.Random(seed)
+    kept = FileTree()
+    files = {f"Main/Page {n:05}.wiki": Blob.from_string(b"%d" % n).id for n in range(0, 3000, 3)}
+    for path, sha in files.items():
+        kept.set(path, 0o100644, sha)
+    for step in range(300):
+        what = rng.random()
+        if what < 0.6:  # an edit
+            path = rng.choice(sorted(files))
+            files[path] = Blob.from_string(b"step %d" % step).id
+            kept.set(path, 0o100644, files[path])
+        elif what < 0.8:
+            path = f"Main/Page {rng.choice([rng.randrange(3000), 0, 2999, 99999]):05}.wiki"
+            files[path] = Blob.from_string(b"new %d" % step).id
+            kept.set(path, 0o100644, files[path])
+        elif files:
+            path = rng.choice(sorted(files))
+            kept.remove(path)
+            del files[path]
+        if step % rng.choice([1, 3]) == 0:
+            root, made = kept.flush()
+            assert root == _dulwich_tree(files), step
+            assert all(Tree.from_raw_string(Tree.type_num, tree.data).id == tree.id for tree in made)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_file_tree_kept_between_commits_matches_a_fresh_build(seed: int) -> None:
     """Adding, changing and removing files a few at a time gives git's ids, and every new tree

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from typing import Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from dulwich.objects import Tree
 
 TREE_MODE = 0o040000
+#: Entries of a directory joined and hashed together (see _Directory).
+BLOCK_ENTRIES = 64
 
 
 class TreeObject(NamedTuple):
@@ -37,7 +39,17 @@ class TreeObject(NamedTuple):
 
 
 class _Directory:
-    """One directory: entries sorted by git's key, with their encoded bytes alongside."""
+    """One directory: entries sorted by git's key, with their encoded bytes alongside.
+
+    The entries are joined and hashed BLOCK_ENTRIES at a time, and each
+    block's bytes are kept, with the SHA-1 state before it. An entry
+    replaced (an edit: a page's new blob id) re-joins its block alone, and
+    as the tree keeps its size, hashing starts again from that block; an
+    entry inserted or removed re-joins the blocks from its own on, and the
+    whole tree is hashed again. A 6,500-page directory then costs about a
+    hundred pieces to join, not 6,500, and half its bytes to hash, on
+    average, for most commits.
+    """
 
     def __init__(self) -> None:
         self.keys: list[bytes] = []  # name, plus "/" for a directory
@@ -47,14 +59,21 @@ class _Directory:
         self.dirty: set[str] = set()  # subdirectories changed since the last flush
         self.id: bytes | None = None
         self.changed = True
+        self.blocks: list[bytes] = []  # the chunks joined, a block at a time
+        self.joined = 0  # blocks before the first entry inserted or removed since they were joined
+        self.replaced: set[int] = set()  # blocks where an entry was replaced (an edit) since
+        self.hashes: list[Any] = []  # SHA-1 of the header and the blocks before each block
+        self.hashed_size = -1  # the size those states were hashed for (the header holds it)
 
     def put(self, key: bytes, chunk: bytes) -> None:
         index = bisect_left(self.keys, key)
         if index < len(self.keys) and self.keys[index] == key:
             self.chunks[index] = chunk
+            self.replaced.add(index // BLOCK_ENTRIES)
         else:
             self.keys.insert(index, key)
             self.chunks.insert(index, chunk)
+            self.joined = min(self.joined, index // BLOCK_ENTRIES)
         self.changed = True
 
     def drop(self, key: bytes) -> None:
@@ -62,7 +81,31 @@ class _Directory:
         index = bisect_left(self.keys, key)
         if index < len(self.keys) and self.keys[index] == key:
             del self.keys[index], self.chunks[index]
+            self.joined = min(self.joined, index // BLOCK_ENTRIES)
             self.changed = True
+
+    def _join(self, block: int) -> bytes:
+        return b"".join(self.chunks[block * BLOCK_ENTRIES:(block + 1) * BLOCK_ENTRIES])
+
+    def contents(self) -> tuple[bytes, bytes]:
+        """(tree bytes, id in hex), from the blocks that changed since last asked."""
+        start = min(self.joined, *self.replaced) if self.replaced else self.joined
+        for block in self.replaced:
+            if block < self.joined:
+                self.blocks[block] = self._join(block)
+        self.replaced.clear()
+        del self.blocks[self.joined:]
+        self.blocks += [self._join(block) for block in range(self.joined, -(-len(self.chunks) // BLOCK_ENTRIES))]
+        self.joined = len(self.blocks)
+        data = b"".join(self.blocks)
+        if len(data) != self.hashed_size:
+            self.hashes, self.hashed_size, start = [hashlib.sha1(b"tree %d\0" % len(data))], len(data), 0
+        del self.hashes[start + 1:]
+        digest = self.hashes[start].copy()
+        for block in self.blocks[start:]:
+            digest.update(block)
+            self.hashes.append(digest.copy())
+        return data, digest.hexdigest().encode("ascii")
 
 
 class FileTree:
@@ -125,10 +168,7 @@ def _flush(directory: _Directory, made: list[TreeObject]) -> bytes:
         directory.put(encoded + b"/", b"%o %s\0%s" % (TREE_MODE, encoded, bytes.fromhex(child_id.decode("ascii"))))
     directory.dirty.clear()
     if directory.changed or directory.id is None:
-        data = b"".join(directory.chunks)
-        digest = hashlib.sha1(b"tree %d\0" % len(data))
-        digest.update(data)  # not formatted into the header: a large directory is not copied again
-        new_id = digest.hexdigest().encode("ascii")
+        data, new_id = directory.contents()
         if new_id != directory.id:
             made.append(TreeObject(new_id, data, directory.id))
             directory.id = new_id
