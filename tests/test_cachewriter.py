@@ -8,8 +8,10 @@ cache agreeing, with nothing half-written left behind.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,12 +36,13 @@ def site(tmp_path: Path) -> Site:
     return Site(config_for(tmp_path / "wiki"))
 
 
-def stored(cache: ObjectCache) -> tuple[Any, set[tuple[Any, ...]], Any]:
+def stored(cache: ObjectCache) -> tuple[Any, ...]:
     """A cache's head, every object it holds (with the commit that introduced it, its delta
-    base and chain depth), and its stored wiki state."""
+    base and chain depth), its stored wiki state, and its packs' names (their SHA-1s: the same
+    bytes, whatever process wrote them)."""
     with cache.engine.connect() as conn:
         objects = {tuple(r) for r in conn.execute(select(_introduced))}
-    return cache.head(), objects, cache.state()
+    return cache.head(), objects, cache.state(), sorted(p.name for p in cache.pack_dir.glob("*.pack"))
 
 
 def test_what_the_writer_stores_is_what_this_process_would(site: Site, tmp_path: Path,
@@ -137,3 +140,19 @@ def test_without_a_writer_the_commits_are_stored_here(site: Site, tmp_path: Path
     assert "writing it here" in caplog.text
     with site.db.read() as conn:
         assert repo.cache.head()[1] == repo.history.head(conn)  # type: ignore[index]
+
+
+def test_the_cache_is_the_same_bytes_whatever_the_hash_seed(tmp_path: Path) -> None:
+    """Two builds in processes with different string hashing (sets iterate differently) write
+    the same packs: a cache can be compared byte for byte with another one. (With these two
+    seeds, the mini wiki's packs differed while a commit's directories were flushed in a set's
+    order.)"""
+    create_wiki(tmp_path / "wiki", SIZES["mini"], 1)
+    script = ("import sys; from gitaccess.repository import WikiRepository; from gitaccess.site import Site; "
+              "from bench.generate import config_for; from pathlib import Path; "
+              "WikiRepository(Site(config_for(Path(sys.argv[1]))), Path(sys.argv[2])).refresh()")
+    for seed in ("1", "3"):
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / "wiki"), str(tmp_path / seed)], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert sorted(p.name for p in (tmp_path / "1/objects.git/objects/pack").glob("*.pack")) == \
+        sorted(p.name for p in (tmp_path / "3/objects.git/objects/pack").glob("*.pack"))

@@ -162,7 +162,7 @@ class FileTree:
 
 
 def _flush(directory: _Directory, made: list[TreeObject]) -> bytes:
-    for part in directory.dirty:
+    for part in sorted(directory.dirty):  # in a set's order, packs would differ from run to run
         child_id = _flush(directory.subdirectories[part], made)
         encoded = part.encode("utf-8")
         directory.put(encoded + b"/", b"%o %s\0%s" % (TREE_MODE, encoded, bytes.fromhex(child_id.decode("ascii"))))
