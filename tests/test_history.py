@@ -224,3 +224,21 @@ def test_two_servers_catching_up_at_once_append_one_journal(wiki: Site, tmp_path
     gh = wiki.db.tables.git_hash
     with wiki.db.read() as conn:
         assert len(conn.execute(select(gh.c.gh_sha1)).all()) == 10
+
+
+@pytest.mark.parametrize("upload_after", [False, True])
+def test_a_page_made_and_deleted_in_one_second_stays_deleted(  # type: ignore[no-untyped-def]
+        wiki: Site, tmp_path: Path, open_repository, upload_after: bool) -> None:
+    """Its edit lost its recentchanges row with the deletion: it must still come before the
+    deletion, not after it (where it made the page again), whatever comes later."""
+    with wiki.db.write() as conn:
+        w = WikiWriter(wiki.db, conn, titles=wiki.titles, upload_directory=wiki.config.upload_directory)
+        w.save(0, "Kept", "kept", editor=ADMIN, summary="k", timestamp="20260101000000")
+        w.save(0, "Gone", "short-lived", editor=ADMIN, summary="g", timestamp="20260101000001")
+        w.delete(0, "Gone", editor=ADMIN, reason="cleanup", timestamp="20260101000001")
+        if upload_after:  # a later revision with a known place, which the edit's place was guessed from
+            w.upload("Y.txt", b"hi", editor=ADMIN, comment="up", page_text="desc", timestamp="20260101000009")
+    repo = open_repository(wiki, tmp_path / "cache")
+    repo.refresh()
+    assert "(Main)/Gone.wiki" not in git(repo, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert git(repo, "log", "--format=%s").split()[-3:] == ["cleanup", "g", "k"]

@@ -249,6 +249,15 @@ def in_arrival_order(found: Iterable[Event], rc_order: dict[tuple[str, int], int
     """
     events = list(found)
     known: dict[tuple[str, int], float] = {k: float(v) for k, v in (rc_order or {}).items()}
+    # A deleted page's edits lost their recentchanges rows; made in the second it was deleted,
+    # they come just before its deletion (no page can be edited once deleted: a new one has
+    # another id).
+    deletions = {e.page_id: e for e in events if isinstance(e, LogEvent) and e.type == "delete"
+                 and e.action == "delete" and ("log", e.log_id) in known}
+    for event in events:
+        deletion = deletions.get(event.page_id) if isinstance(event, RevisionEvent) else None
+        if deletion is not None and deletion.timestamp == event.timestamp and ("rev", event.rev_id) not in known:
+            known[("rev", event.rev_id)] = known[("log", deletion.log_id)] - 1e-6
     for event in events:
         if isinstance(event, LogEvent) and event.associated_rev is not None:
             rev, log = ("rev", event.associated_rev), ("log", event.log_id)
