@@ -625,10 +625,11 @@ class History:
 
     def behind(self, marks: Marks) -> bool:
         """Is there wiki activity the journal has not read? Three index lookups."""
+        if self.ahead(marks):
+            return True
+        if not (marks.rev_gaps or marks.log_gaps):
+            return False
         with self.db.read() as conn:
-            rev, log_id = events.high_water_marks(self.db, conn)
-            if rev > marks.rev or log_id > marks.log:
-                return True
             return bool(events.present(self.db, conn, "rev", marks.rev_gaps)
                         or events.present(self.db, conn, "log", marks.log_gaps))
 

@@ -61,13 +61,14 @@ class WikiRepository:
         """Catch the cache up with the journal and the journal up with the wiki."""
         with self.site.db.read() as conn:
             journal_head = self.history.head(conn)
-            journal_end = self.history.last_position(conn)
             marks = self.history.marks(conn)
         cached = self.cache.head()
         if (cached[1] if cached else None) == journal_head and not self.history.behind(marks):
             return
         with self.cache.locked():
             kept, self._kept = self._kept, None  # changed below: kept again once stored
+            with self.site.db.read() as conn:  # only now: a fetch with nothing new never asks
+                journal_end = self.history.last_position(conn)
             beside = journal_end - (cached[0] + 1 if cached else 0) >= BESIDE_COMMITS
             for _attempt in range(3):
                 replaying = _phase(progress, "replaying the journal")
