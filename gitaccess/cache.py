@@ -52,7 +52,7 @@ from sqlalchemy import (
     select,
 )
 
-from gitaccess.deltas import make_delta
+from gitaccess.deltas import compose, make_delta
 from gitaccess.packfile import PackEntries, PackFile
 from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
 from gitaccess.wiki.database import pooled_per_process
@@ -69,7 +69,7 @@ STATE_INTERVAL = 500
 #: Commits whose objects are checked and written together (one query each for what is known).
 CHUNK_COMMITS = 256
 #: Earlier versions of an object looked at for a shallower delta base when the previous
-#: version's chain is full, and how deep that base may be (see _Append._base_for).
+#: version's chain is full, and how deep that base may be (see _Append._delta).
 BASE_WINDOW = 64
 RESTART_DEPTH = MAX_DELTA_DEPTH // 2
 #: A pack is joined with the newer ones unless it is this many times their size (each
@@ -429,6 +429,8 @@ class _Append:
         self.recent = recent
         self.depths: dict[bytes, int] = {}  # this append's objects: their chain depth
         self.named: dict[bytes, bytes | None] = {}  # this append's objects: the base the history named
+        #: this append's trees: the delta from the version the history named (see _composed)
+        self.steps: dict[bytes, bytes] = {}
 
     def write_chunk(self, chunk: list[NewCommit], position: int) -> list[dict[str, object]]:
         """Write a chunk's new objects; returns their ``introduced`` rows."""
@@ -443,9 +445,8 @@ class _Append:
                     continue
                 base = m.bases.get(sha)
                 data = obj.as_raw_string()
-                chosen = self._base_for(base, obj.type_num, known)
-                made = m.deltas.get(sha) if chosen is not None and chosen[0] == base else None
-                depth = self.writer.add(sha, obj.type_num, data, chosen, made)
+                depth = self.writer.add(sha, obj.type_num, data,
+                                        self._delta(sha, obj.type_num, data, base, m.deltas.get(sha), known))
                 self.depths[sha] = depth
                 self.named[sha] = base
                 self.recent.put(sha, (obj.type_num, data))
@@ -454,9 +455,10 @@ class _Append:
             position += 1
         return rows
 
-    def _base_for(self, base: bytes | None, type_num: int,
-                  known: dict[bytes, int]) -> tuple[bytes, bytes, int] | None:
-        """(id, contents, stored depth) of the delta base to use, or None to store the object whole.
+    def _delta(self, sha: bytes, type_num: int, data: bytes, base: bytes | None, made: bytes | None,
+               known: dict[bytes, int]) -> tuple[bytes, int, bytes] | None:
+        """(base id, its stored depth, delta) to store an object as, or None to store it whole.
+        ``made``: the delta against ``base`` if one was made already.
 
         The base is the previous version the history named, unless its chain
         is full: then the shallowest of the BASE_WINDOW versions before it,
@@ -479,18 +481,53 @@ class _Append:
         depth = self.depths.get(base, known.get(base))
         if depth is None:
             return None
-        item = self.recent.pop(base)  # superseded: the object being written is the newest version
-        if depth >= MAX_DELTA_DEPTH:
-            base, depth = self._shallowest_before(base, depth)
-            if depth >= RESTART_DEPTH:
-                return None
-            item = self.recent.get(base)
+        previous = self.recent.pop(base)  # superseded: the object being written is the newest version
+        tree = type_num == Tree.type_num
+        step = made
+        if step is None and (depth < MAX_DELTA_DEPTH or tree):
+            step = self._delta_from(base, previous, type_num, data)
+        if tree and step is not None:
+            self.steps[sha] = step
+        if depth < MAX_DELTA_DEPTH:
+            return (base, depth, step) if step is not None else None
+        earlier, depth = self._shallowest_before(base, depth)
+        if depth >= RESTART_DEPTH:
+            return None
+        delta = self._composed(earlier, base, step) if tree and step is not None else None
+        if delta is None:
+            delta = self._delta_from(earlier, self.recent.get(earlier), type_num, data)
+        return (earlier, depth, delta) if delta is not None and len(delta) < len(data) else None
+
+    def _delta_from(self, base: bytes, item: tuple[int, bytes] | None, type_num: int, data: bytes) -> bytes | None:
+        """make_delta against ``base`` (``item``: its type and contents, when in memory)."""
         if item is None:
             try:
                 item = self.writer.get_raw(base)
             except KeyError:
                 return None
-        return (base, item[1], depth) if item[0] == type_num else None
+        return make_delta(item[1], data, tree=type_num == Tree.type_num) if item[0] == type_num else None
+
+    def _composed(self, earlier: bytes, base: bytes, step: bytes) -> bytes | None:
+        """The delta from ``earlier`` to the version after ``base`` (``step`` away from it),
+        composed of the steps between them; None where one is not known (not this append's,
+        or stored whole).
+
+        A later restart of the same lineage picks ``earlier`` or a newer version
+        (nothing older in its window is shallower), so the steps up to
+        ``earlier`` are forgotten.
+        """
+        chain = [step]
+        at: bytes | None = base
+        while at != earlier:
+            known_step = self.steps.get(at) if at is not None else None
+            if known_step is None:
+                return None
+            chain.append(known_step)
+            at = self.named.get(at)
+        while at is not None and self.steps.pop(at, None) is not None:
+            at = self.named.get(at)
+        chain.reverse()
+        return compose(chain)
 
     def _shallowest_before(self, sha: bytes, depth: int) -> tuple[bytes, int]:
         """(id, depth) of the shallowest of ``sha`` and the BASE_WINDOW versions before it, the
@@ -561,20 +598,16 @@ class _PackWriter:
         self._file.flush()
         return self._written.object_at(offset)
 
-    def add(self, sha: bytes, type_num: int, data: bytes, base: tuple[bytes, bytes, int] | None,
-            delta: bytes | None = None) -> int:
-        """Write an object, as a delta against ``base`` (id, contents, depth) when that pays
-        (``delta``: one already made); returns its chain depth."""
+    def add(self, sha: bytes, type_num: int, data: bytes, delta: tuple[bytes, int, bytes] | None) -> int:
+        """Write an object, as ``delta`` (base id, the base's depth, delta) if given, else whole;
+        returns its chain depth."""
         kind, base_ref, body, depth = type_num, None, data, 0
-        if base is not None:
-            base_id, base_data, base_depth = base
-            if delta is None:
-                delta = make_delta(base_data, data, tree=type_num == Tree.type_num)
-            if delta is not None:
-                written = self._offsets.get(base_id)
-                kind, base_ref = (OFS_DELTA, self.offset - written) if written is not None else (REF_DELTA,
-                                                                                                 hex_to_sha(base_id))
-                body, depth = delta, base_depth + 1
+        if delta is not None:
+            base_id, base_depth, body = delta
+            written = self._offsets.get(base_id)
+            kind, base_ref = (OFS_DELTA, self.offset - written) if written is not None else (REF_DELTA,
+                                                                                             hex_to_sha(base_id))
+            depth = base_depth + 1
         entry = bytes(pack_object_header(kind, base_ref, len(body), SHA1)) + zlib.compress(body)
         self._open().write(entry)
         self._entries.append((hex_to_sha(sha), self.offset, zlib.crc32(entry)))

@@ -20,6 +20,7 @@ the time), and wiki text, a paragraph a line, is where sentences help most.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from itertools import accumulate, chain
 from typing import Callable
 
@@ -185,8 +186,76 @@ def _insert(out: bytearray, data: bytes | bytearray) -> None:
 def apply(base: bytes, delta: bytes) -> bytes:
     """``base`` changed by a git delta (the reverse of make_delta), in copies of whole slices."""
     view = memoryview(base)
-    at = _skip_size(delta, _skip_size(delta, 0))
-    pieces: list[bytes | memoryview] = []
+    return b"".join(view[piece[0]:piece[0] + piece[1]] if isinstance(piece, tuple) else piece
+                    for piece in _pieces(delta))
+
+
+def compose(deltas: list[bytes]) -> bytes:
+    """One delta doing what a chain of deltas does in turn: from the first one's base to the
+    last one's result.
+
+    A large directory changed an entry at a time keeps the deltas between
+    its consecutive versions; when its chain of deltas is full and it needs
+    one against a version a few dozen back (see ``gitaccess.cache``), those
+    compose into it in a walk over their few instructions, without reading
+    that version back or matching its thousands of entries. Each copy of a
+    later delta is mapped through the pieces of the earlier ones (to copies
+    of the first base, or to the bytes some delta inserted), the pieces it
+    covers whole taken as one slice.
+    """
+    pieces = _pieces(deltas[0])
+    sizes = [_length(piece) for piece in pieces]
+    for delta in deltas[1:]:
+        starts = list(accumulate(sizes, initial=0))  # where each piece begins in the result
+        mapped: list[tuple[int, int] | bytes] = []
+        mapped_sizes: list[int] = []
+        for piece in _pieces(delta):
+            if not isinstance(piece, tuple):
+                mapped.append(piece)
+                mapped_sizes.append(len(piece))
+                continue
+            at, size = piece
+            first = bisect_right(starts, at) - 1  # the pieces holding the bytes copied
+            last = bisect_left(starts, at + size) - 1
+            if first == last:
+                mapped.append(_cut(pieces[first], at - starts[first], size))
+                mapped_sizes.append(size)
+                continue
+            head, tail = starts[first + 1] - at, at + size - starts[last]
+            mapped.append(_cut(pieces[first], at - starts[first], head))
+            mapped += pieces[first + 1:last]  # whole pieces: one slice, not a step each
+            mapped.append(_cut(pieces[last], 0, tail))
+            mapped_sizes.append(head)
+            mapped_sizes += sizes[first + 1:last]
+            mapped_sizes.append(tail)
+        pieces, sizes = mapped, mapped_sizes
+    out = bytearray(_size(_header(deltas[0])[0]) + _size(_header(deltas[-1])[1]))
+    merged: list[tuple[int, int] | bytes] = []
+    for piece in pieces:
+        _join(merged, piece)
+    for piece in merged:
+        if isinstance(piece, tuple):
+            _copy(out, *piece)
+        else:
+            _insert(out, piece)
+    return bytes(out)
+
+
+def _length(piece: tuple[int, int] | bytes) -> int:
+    return piece[1] if isinstance(piece, tuple) else len(piece)
+
+
+def _cut(piece: tuple[int, int] | bytes, start: int, size: int) -> tuple[int, int] | bytes:
+    """``size`` bytes of a piece of a delta's result, from ``start`` within it."""
+    return (piece[0] + start, size) if isinstance(piece, tuple) else piece[start:start + size]
+
+
+def _pieces(delta: bytes) -> list[tuple[int, int] | bytes]:
+    """A delta's instructions, in order: (offset, size) of a copy from the base, or the bytes
+    inserted. Copies that continue each other are one piece, as are inserts in a row (a
+    delta splits them into instructions of at most MAX_COPY and MAX_INSERT bytes)."""
+    pieces: list[tuple[int, int] | bytes] = []
+    at = _header(delta)[2]
     end = len(delta)
     while at < end:
         command = delta[at]
@@ -201,16 +270,39 @@ def apply(base: bytes, delta: bytes) -> bytes:
                 if command & (1 << (4 + i)):
                     size |= delta[at] << (8 * i)
                     at += 1
-            pieces.append(view[offset:offset + (size or 0x10000)])
+            _join(pieces, (offset, size or 0x10000))
         elif command:
-            pieces.append(delta[at:at + command])
+            _join(pieces, delta[at:at + command])
             at += command
         else:
             raise ValueError("a delta instruction of 0 is invalid")
-    return b"".join(pieces)
+    return pieces
 
 
-def _skip_size(delta: bytes, at: int) -> int:
-    while delta[at] & 0x80:
-        at += 1
-    return at + 1
+def _join(pieces: list[tuple[int, int] | bytes], piece: tuple[int, int] | bytes) -> None:
+    """Add a piece, joined to the last one if it continues it."""
+    last = pieces[-1] if pieces else None
+    if isinstance(piece, tuple):
+        if isinstance(last, tuple) and last[0] + last[1] == piece[0]:
+            pieces[-1] = (last[0], last[1] + piece[1])
+            return
+    elif isinstance(last, bytes):
+        pieces[-1] = last + piece
+        return
+    pieces.append(piece)
+
+
+def _header(delta: bytes) -> tuple[int, int, int]:
+    """A delta's base size, result size, and where its instructions begin."""
+    sizes, at = [], 0
+    for _ in range(2):
+        value = shift = 0
+        while True:
+            byte = delta[at]
+            at += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        sizes.append(value)
+    return sizes[0], sizes[1], at

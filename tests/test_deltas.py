@@ -13,8 +13,8 @@ from dulwich.object_format import SHA1
 from dulwich.objects import Blob
 from dulwich.pack import OFS_DELTA, apply_delta, create_delta, pack_header_chunks, pack_object_header
 
-from gitaccess.deltas import QUICK_MIDDLE, _quick_delta, _record_delta, alike, apply, make_delta, text_records, \
-    tree_records
+from gitaccess.deltas import QUICK_MIDDLE, _quick_delta, _record_delta, alike, apply, compose, make_delta, \
+    text_records, tree_records
 from gitaccess.tree.ends import common_ends
 
 
@@ -208,3 +208,34 @@ def test_any_bytes_split_into_text_records_join_back(seed: int) -> None:
     data = bytes(rng.choice(b"ab .\n\t\0\xff") for _ in range(rng.choice([0, 1, 50, 3000])))
     records = text_records(data)
     assert b"".join(records) == data and all(records)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_chain_of_deltas_composes_into_one(seed: int) -> None:
+    """Versions changed in a few places each (inserts, cuts, replacements, copies longer than one
+    instruction): the composed delta makes the last from the first, in dulwich, and costs what
+    changed, not the versions between."""
+    rng = random.Random(seed)
+    versions = [_text(rng, rng.choice([0, 50, 3000]))]
+    for _ in range(rng.randrange(2, 70)):
+        version = bytearray(versions[-1])
+        for _ in range(rng.randrange(1, 4)):
+            start = rng.randrange(len(version) + 1)
+            version[start:start + rng.randrange(0, 300)] = rng.randbytes(rng.randrange(0, 200))
+        versions.append(bytes(version))
+    deltas = [b"".join(create_delta(a, b)) for a, b in zip(versions, versions[1:])]
+    deltas += [make_delta(versions[-1], versions[-1] + b"end\n") or b""]  # one of this module's too
+    versions.append(versions[-1] + b"end\n")
+    composed = compose(deltas)
+    assert apply(versions[0], composed) == b"".join(apply_delta(versions[0], composed)) == versions[-1]
+    if len(versions[0]) > 100_000:
+        assert len(composed) < sum(map(len, deltas)) + 100
+        assert len(composed) < len(b"".join(create_delta(versions[0], versions[-1]))) * 2
+
+
+def test_one_delta_composes_into_itself_and_copies_stay_joined() -> None:
+    base = b"x" * 200_000
+    delta = b"".join(create_delta(base, base[:150_000] + b"new" + base[150_000:]))
+    assert apply(base, compose([delta])) == base[:150_000] + b"new" + base[150_000:]
+    assert compose([delta, make_delta(base[:150_000] + b"new" + base[150_000:], base[:150_000] + base[150_000:])
+                    or b""]) == _quick_delta(base, base)

@@ -19,7 +19,9 @@ from sqlalchemy import delete, event, func, select
 from bench.generate import config_for, create_wiki
 from bench.plan import BENCH_USER, SIZES
 from gitaccess.app import create_app
+from gitaccess import cache as cache_module
 from gitaccess.cache import JOIN_FACTOR, ObjectCache, _introduced
+from gitaccess.deltas import compose
 from gitaccess.history import Builder
 from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
 from gitaccess.repository import WikiRepository
@@ -255,14 +257,18 @@ def test_a_version_no_longer_in_memory_is_still_stored_as_a_delta_against_the_on
         assert ShaFile.from_raw_string(*repo.object_store().get_raw(sha)).id == sha
 
 
-def test_a_long_lineage_restarts_its_delta_chains_from_earlier_versions_not_whole_copies(tmp_path: Path) -> None:
+def test_a_long_lineage_restarts_its_delta_chains_from_earlier_versions_not_whole_copies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A page edited hundreds of times is stored as one whole text and deltas: when a chain is
     full, the next version takes a shallower earlier version as its base instead of being
-    stored whole again; chains stay within git's depth and every version reads back."""
+    stored whole again; chains stay within git's depth and every version reads back.
+    Its directory's trees restart the same way, with the deltas between versions composed."""
     create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
     site = Site(config_for(tmp_path / "wiki"))
     repo = WikiRepository(site, tmp_path / "cache")
     repo.refresh()
+    composed: list[int] = []
+    monkeypatch.setattr(cache_module, "compose", lambda deltas: composed.append(len(deltas)) or compose(deltas))
     editor = Editor(BENCH_USER, 1, frozenset({"sysop"}))
     texts = ["".join(f"line {line} of version {n if line % 40 == n % 40 else 0}\n" for line in range(80))
              for n in range(320)]
@@ -281,3 +287,15 @@ def test_a_long_lineage_restarts_its_delta_chains_from_earlier_versions_not_whol
     assert sum(1 for blob in blobs if stored[blob] == 0) == 1
     for blob in blobs:
         assert ShaFile.from_raw_string(*repo.object_store().get_raw(blob)).id == blob
+    # The (Main) directory's 320 versions: restarted a few times, each from deltas composed
+    # across up to BASE_WINDOW versions, never stored whole again; each reads back.
+    store, trees = repo.object_store(), set()
+    commit = store[repo.refs()[repo.head()]]
+    while commit.parents:
+        trees.update(sha for name, _mode, sha in store[commit.tree].iteritems() if name == b"(Main)")
+        commit = store[commit.parents[0]]
+    assert len(trees) > 320
+    assert len(composed) >= 5 and max(composed) > 10
+    assert sum(1 for tree in trees if stored[tree] == 0) <= 1
+    for tree in trees:
+        assert ShaFile.from_raw_string(*repo.object_store().get_raw(tree)).id == tree
