@@ -54,7 +54,7 @@ from sqlalchemy import (
 
 from gitaccess.deltas import compose, make_delta
 from gitaccess.packfile import PackEntries, PackFile
-from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects
+from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects, deflate
 from gitaccess.wiki.database import pooled_per_process
 
 T = TypeVar("T")
@@ -90,6 +90,11 @@ _introduced = Table(
     Column("base", String(40), nullable=True),  # the likely delta base the history named
     Column("depth", Integer, nullable=False),  # delta chain length as stored (0: whole)
 )
+#: The introduced rows of an append, inserted by the driver (SQLite's qmark style): on a
+#: first build's hundreds of thousands of objects, SQLAlchemy's work for each row's
+#: parameters cost more than SQLite's inserting them.
+_INSERT_INTRODUCED = (f"INSERT INTO {_introduced.name} ({', '.join(c.name for c in _introduced.columns)}) "
+                      f"VALUES ({', '.join('?' for _ in _introduced.columns)})")
 _packs = Table(
     "packs", _metadata,
     Column("seq", Integer, primary_key=True),
@@ -226,7 +231,7 @@ class ObjectCache:
                 for chunk in in_chunks(made, CHUNK_COMMITS):
                     rows = appending.write_chunk(chunk, position)
                     if rows:
-                        conn.execute(insert(_introduced), rows)
+                        conn.exec_driver_sql(_INSERT_INTRODUCED, rows)
                     conn.execute(insert(_commits), [{"position": position + i, "sha": m.commit.id.decode("ascii")}
                                                     for i, m in enumerate(chunk)])
                     position += len(chunk)
@@ -427,13 +432,15 @@ class _Append:
         self.conn = conn
         self.writer = writer
         self.recent = recent
+        #: nothing cached before this append (a first build): no object is looked up in the index
+        self.first = conn.execute(select(_introduced.c.sha).limit(1)).first() is None
         self.depths: dict[bytes, int] = {}  # this append's objects: their chain depth
         self.named: dict[bytes, bytes | None] = {}  # this append's objects: the base the history named
         #: this append's trees: the delta from the version the history named (see _composed)
         self.steps: dict[bytes, bytes] = {}
 
-    def write_chunk(self, chunk: list[NewCommit], position: int) -> list[dict[str, object]]:
-        """Write a chunk's new objects; returns their ``introduced`` rows."""
+    def write_chunk(self, chunk: list[NewCommit], position: int) -> list[tuple[object, ...]]:
+        """Write a chunk's new objects; returns their ``introduced`` rows (see _INSERT_INTRODUCED)."""
         ids = {obj.id for m in chunk for obj in m.objects}
         bases = {base for m in chunk for base in m.bases.values()}
         known = self._depths((ids | bases) - self.depths.keys())
@@ -450,8 +457,8 @@ class _Append:
                 self.depths[sha] = depth
                 self.named[sha] = base
                 self.recent.put(sha, (obj.type_num, data))
-                rows.append({"position": position, "sha": sha.decode("ascii"), "type": obj.type_num,
-                             "base": base.decode("ascii") if base else None, "depth": depth})
+                rows.append((position, sha.decode("ascii"), obj.type_num, base.decode("ascii") if base else None,
+                             depth))
             position += 1
         return rows
 
@@ -556,8 +563,10 @@ class _Append:
         return None if depth is None else (earlier, depth)
 
     def _depths(self, ids: set[bytes]) -> dict[bytes, int]:
-        """Stored chain depth of those of ``ids`` already cached."""
+        """Stored chain depth of those of ``ids`` cached by earlier appends."""
         found: dict[bytes, int] = {}
+        if self.first:
+            return found
         listed = [sha.decode("ascii") for sha in ids]
         for start in range(0, len(listed), 500):
             for sha, depth in self.conn.execute(select(_introduced.c.sha, _introduced.c.depth)
@@ -608,7 +617,7 @@ class _PackWriter:
             kind, base_ref = (OFS_DELTA, self.offset - written) if written is not None else (REF_DELTA,
                                                                                              hex_to_sha(base_id))
             depth = base_depth + 1
-        entry = bytes(pack_object_header(kind, base_ref, len(body), SHA1)) + zlib.compress(body)
+        entry = bytes(pack_object_header(kind, base_ref, len(body), SHA1)) + deflate(body)
         self._open().write(entry)
         self._entries.append((hex_to_sha(sha), self.offset, zlib.crc32(entry)))
         self._offsets[sha] = self.offset

@@ -15,6 +15,7 @@ from dulwich.pack import OFS_DELTA, apply_delta, create_delta, pack_header_chunk
 
 from gitaccess.deltas import QUICK_MIDDLE, _quick_delta, _record_delta, alike, apply, compose, make_delta, \
     text_records, tree_records
+from gitaccess.protocol.packs import deflate
 from gitaccess.tree.ends import common_ends
 
 
@@ -84,7 +85,8 @@ def test_only_alike_contents_are_searched_for_a_delta() -> None:
 
 def test_git_reads_the_deltas(tmp_path: Path) -> None:
     """A pack of each base and its new version as an offset delta (three instructions, or
-    create_delta's): git indexes it and every object has the id of its contents."""
+    create_delta's), deflated as the cache deflates: git indexes it and every object has the id
+    of its contents."""
     rng = random.Random(10)
     pairs = [(base, data) for _what, base, data in _versions(rng)
              if base != data and make_delta(base, data) is not None]
@@ -94,13 +96,13 @@ def test_git_reads_the_deltas(tmp_path: Path) -> None:
     for base, data in pairs:
         if base not in offsets:
             offsets[base] = 12 + len(body)
-            body += pack_object_header(Blob.type_num, None, len(base), SHA1) + zlib.compress(base)
+            body += pack_object_header(Blob.type_num, None, len(base), SHA1) + deflate(base)
         if data not in offsets:
             delta = make_delta(base, data)
             assert delta is not None
             offsets[data] = 12 + len(body)
             body += pack_object_header(OFS_DELTA, offsets[data] - offsets[base], len(delta), SHA1) + \
-                zlib.compress(delta)
+                deflate(delta)
     pack = b"".join(pack_header_chunks(len(offsets))) + bytes(body)
     pack += hashlib.sha1(pack).digest()
     subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "r.git")], check=True)
@@ -239,3 +241,15 @@ def test_one_delta_composes_into_itself_and_copies_stay_joined() -> None:
     assert apply(base, compose([delta])) == base[:150_000] + b"new" + base[150_000:]
     assert compose([delta, make_delta(base[:150_000] + b"new" + base[150_000:], base[:150_000] + base[150_000:])
                     or b""]) == _quick_delta(base, base)
+
+
+@pytest.mark.parametrize("size", [0, 1, 60, 250, 3_000, 16_121, 16_122, 200_000])
+def test_deflate_takes_a_window_the_size_of_the_object_and_deflates_as_the_largest(size: int) -> None:
+    """Only the stream's header differs from zlib's default (which names a 32 KB window)."""
+    data = (random.Random(size).randbytes(size // 3) + b"a line of text\n" * size)[:size]
+    stream = deflate(data)
+    assert zlib.decompress(stream) == data
+    assert stream[2:] == zlib.compress(data)[2:]
+    window_bits = (stream[0] >> 4) + 8  # the smallest window that holds the object and zlib's lookahead
+    assert 2 ** window_bits > size + 262 or window_bits == 15
+    assert 2 ** (window_bits - 1) <= size + 262 or window_bits == 9
