@@ -34,8 +34,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Se
 
 from dulwich.object_format import SHA1
 from dulwich.objects import ShaFile, Tree, hex_to_sha
-from dulwich.pack import OFS_DELTA, REF_DELTA, PackIndex, load_pack_index, \
-    pack_object_header, write_pack_index
+from dulwich.pack import OFS_DELTA, REF_DELTA, PackIndex, load_pack_index, pack_object_header
 from dulwich.repo import Repo
 from sqlalchemy import (
     Column,
@@ -53,7 +52,7 @@ from sqlalchemy import (
 )
 
 from gitaccess.deltas import compose, make_delta
-from gitaccess.packfile import PackEntries, PackFile
+from gitaccess.packfile import PackEntries, PackFile, write_index
 from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects, deflate
 from gitaccess.wiki.database import pooled_per_process
 
@@ -657,7 +656,7 @@ class _PackWriter:
             out.write(checksum)
         name = f"pack-{checksum.hex()}"
         with open(self.pack_dir / f"tmp-{name}.idx", "wb") as index:
-            write_pack_index(index, sorted(self._entries), checksum)
+            write_index(index, sorted(self._entries), checksum)
         os.rename(self.path, self.pack_dir / f"{name}.pack")
         os.rename(self.pack_dir / f"tmp-{name}.idx", self.pack_dir / f"{name}.idx")
         self._file = None

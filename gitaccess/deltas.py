@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, chain
+from itertools import accumulate, chain, product
 from typing import Callable
 
 from gitaccess.tree.ends import common_ends
@@ -102,25 +102,22 @@ def _size(n: int) -> bytes:
 
 
 def _copy(out: bytearray, offset: int, length: int) -> None:
-    """Copy instructions for ``length`` bytes of the base from ``offset``."""
+    """Copy instructions for ``length`` bytes of the base from ``offset``: a command byte
+    whose low seven bits say which of the offset's four and the size's three bytes follow
+    (the zero ones are left out)."""
     while length > 0:
         size = min(length, MAX_COPY)
-        command = 0x80
-        arguments = bytearray()
-        for i in range(4):
-            byte = (offset >> (8 * i)) & 0xFF
-            if byte:
-                command |= 1 << i
-                arguments.append(byte)
-        for i in range(3):
-            byte = (size >> (8 * i)) & 0xFF
-            if byte:
-                command |= 1 << (4 + i)
-                arguments.append(byte)
-        out.append(command)
-        out += arguments
+        arguments = (offset | size << 32).to_bytes(7, "little")
+        out.append(_COPY_COMMANDS[arguments.translate(_NONZERO)])
+        out += arguments.replace(b"\0", b"")
         offset += size
         length -= size
+
+
+#: A copy's command byte for each pattern of its seven argument bytes (1: not zero), and the
+#: table that turns its argument bytes into that pattern.
+_COPY_COMMANDS = {bytes(bits): 0x80 | sum(bit << i for i, bit in enumerate(bits)) for bits in product((0, 1), repeat=7)}
+_NONZERO = bytes([0] + [1] * 255)
 
 
 def _record_delta(base: bytes, data: bytes, records: Callable[[bytes], list[bytes]]) -> bytes:

@@ -34,9 +34,9 @@ from dulwich.pack import (
     UnpackedObject,
     UnresolvedDeltas,
     load_pack_index,
-    write_pack_index_v2,
 )
 
+from gitaccess.packfile import write_index
 from gitaccess.protocol.incoming import PackCorrupt, PackRefused
 from gitaccess.protocol.objects import type_name
 from gitaccess.protocol.repository import ObjectSource
@@ -83,7 +83,7 @@ class Quarantine:
             entries, external_bases = _check_objects(checker, served, allow_tags, len(data), progress)
             index_path = self.path / "incoming.idx"
             with index_path.open("wb") as f:
-                write_pack_index_v2(f, sorted(entries), data.get_stored_checksum())
+                write_index(f, sorted(entries), data.get_stored_checksum())
             pack = Pack.from_objects(data, load_pack_index(str(index_path), SHA1))
         except BaseException:
             data.close()
