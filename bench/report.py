@@ -16,6 +16,7 @@ TARGETS = {
     "clone": "<= 1.5x",
     "pack": "<= 1.2x",
     "fetch": "<= 2x, flat 10k->100k (20%)",
+    "fetch-server": "flat 10k->100k (20%)",
     "depth1": "",
     "rss": "< 300 MB per worker",
     "push-pages": "< 5 s",
@@ -62,6 +63,8 @@ def _figure(value: float | None, unit: str) -> str:
         return "-"
     if unit == "MiB":
         return f"{value:,.1f} MiB"
+    if value < 1:
+        return f"{value:.3f} s"
     return f"{value:,.2f} s" if value < 100 else f"{value:,.0f} s"
 
 

@@ -193,7 +193,7 @@ class Runner:
         if self.wanted("rss"):
             self.scenario_rss(ga, rf)
         if self.wanted("fetch"):
-            self.scenario_fetch(wiki, urls, reference, clones)
+            self.scenario_fetch(wiki, {"gitaccess": ga, "reference": rf}, reference, clones)
         if self.wanted("push-pages"):
             self.scenario_push(clones, one_commit=True)
         if self.wanted("push-commits"):
@@ -251,37 +251,54 @@ class Runner:
                              f"{largest.get('RssFile', 0) // 1024} MiB mapped files); "
                              "git: ru_maxrss of http-backend and its children (pack-objects)"))
 
-    def scenario_fetch(self, wiki: Path, urls: dict[str, str], reference: ref.Reference,
+    def scenario_fetch(self, wiki: Path, served: dict[str, servers.Running], reference: ref.Reference,
                        clones: dict[str, Path]) -> None:
+        """The fetch of one new edit, timed at the client, and the time its requests took in the
+        server (their access log's durations): what a server adds, apart from the client's own
+        work, which grows with the size of its repository on either side."""
         times: dict[str, list[float]] = {side: [] for side in SIDES}
+        in_server: dict[str, list[float]] = {side: [] for side in SIDES}
         note = "gitaccess's time includes journaling the edit (the first request after it does)"
         for n in range(self.settings.repeat):
             one_edit(wiki, n)
-            elapsed, _ = self.client.timed("fetch", "-q", "origin", cwd=clones["gitaccess"])
-            times["gitaccess"].append(elapsed)
-            ref.update_reference(self.client, urls["gitaccess"], reference)
-            elapsed, _ = self.client.timed("fetch", "-q", "origin", cwd=clones["reference"])
-            times["reference"].append(elapsed)
+            for side in SIDES:
+                if side == "reference":
+                    ref.update_reference(self.client, served["gitaccess"].url, reference)
+                logged = served[side].access_log_size()
+                elapsed, _ = self.client.timed("fetch", "-q", "origin", cwd=clones[side])
+                times[side].append(elapsed)
+                in_server[side].append(served[side].server_seconds(logged))
             heads = {self.client.rev_parse(clone, "origin/master") for clone in clones.values()}
             if heads != {reference.head}:
                 note = "DIFFERENT HEADS after the fetch"
         revisions = self.info["wiki"]["revisions"]
         result = timed_result("fetch", f"fetch one new edit (after {revisions:,} revisions)", times, note=note)
-        result.note += self.fetch_flatness(result)
+        server = timed_result("fetch-server", f"the same fetch's time in the server (after {revisions:,} revisions)",
+                              in_server, note="the sum of its requests' durations in each server's access log")
+        result.note += self.fetch_flatness(result, server)
         self.add(result)
+        self.add(server)
 
-    def fetch_flatness(self, result: Result) -> str:
-        """Keeps this size's fetch figure, and compares it with the other sizes' (the target: flat
-        from 10,000 to 100,000 revisions)."""
+    def fetch_flatness(self, result: Result, server: Result) -> str:
+        """Keeps this size's fetch figures, and compares them with the other sizes' (the target:
+        flat from 10,000 to 100,000 revisions)."""
         revisions = self.info["wiki"]["revisions"]
-        (self.base / "fetch.json").write_text(json.dumps({"revisions": revisions, "gitaccess": result.gitaccess,
-                                                          "reference": result.reference}) + "\n")
+        (self.base / "fetch.json").write_text(json.dumps({
+            "revisions": revisions, "gitaccess": result.gitaccess, "reference": result.reference,
+            "server": {"gitaccess": server.gitaccess, "reference": server.reference}}) + "\n")
         others = []
         for path in sorted(self.settings.root.glob(f"*-s{self.settings.seed}/fetch.json")):
             other = json.loads(path.read_text())
-            if other["revisions"] != revisions and other["gitaccess"]:
-                others.append(f"{result.gitaccess / other['gitaccess']:.2f}x the figure after "
-                              f"{other['revisions']:,} revisions")
+            if other["revisions"] == revisions or not other["gitaccess"]:
+                continue
+            compared = f"{result.gitaccess / other['gitaccess']:.2f}x the figure after {other['revisions']:,} revisions"
+            if other.get("reference") and result.reference:
+                compared += f" (git: {result.reference / other['reference']:.2f}x)"
+            theirs = other.get("server", {})
+            if theirs.get("gitaccess") and server.gitaccess:
+                compared += (f", in the server {server.gitaccess / theirs['gitaccess']:.2f}x "
+                             f"({server.gitaccess * 1e3:.0f} ms against {theirs['gitaccess'] * 1e3:.0f} ms)")
+            others.append(compared)
         return f"; {', '.join(others)} (an earlier run)" if others else ""
 
     def scenario_push(self, clones: dict[str, Path], *, one_commit: bool) -> None:

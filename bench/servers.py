@@ -11,6 +11,10 @@
   repositories through a wrapper that records the peak RSS of http-backend
   and its children (upload-pack, pack-objects) per request, for the memory
   scenario; ``/git/`` has no wrapper, for the timings.
+
+Both write an access log whose lines end with the request's duration in
+microseconds (:meth:`Running.server_seconds`): a fetch's time in the
+server, apart from the git client's own work.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ from pathlib import Path
 
 HTTP_BACKEND = Path("/usr/lib/git-core/git-http-backend")
 REPOSITORY = "wiki"
+#: Seconds without a new line after which an access log holds a request's line, and the
+#: longest wait for it.
+LOG_QUIET = 1.2
+LOG_WAIT = 5.0
 
 
 class ServerUnavailable(RuntimeError):
@@ -45,6 +53,29 @@ class Running:
     logs: Path
     rss_log: Path | None = None  # reference only: peak RSS (KiB) of each request through /gitmem/
     mem_url: str | None = None
+
+    @property
+    def access_log(self) -> Path:
+        return self.logs / "access.log"
+
+    def access_log_size(self) -> int:
+        return self.access_log.stat().st_size if self.access_log.exists() else 0
+
+    def server_seconds(self, since: int) -> float:
+        """Seconds the server spent on the requests it logged after byte ``since`` of its access
+        log (each line ends with a duration in microseconds). lighttpd writes its log once a
+        second: the lines are read once none came for longer than that."""
+        size, changed = self.access_log_size(), time.monotonic()
+        deadline = changed + LOG_WAIT
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if self.access_log_size() != size:
+                size, changed = self.access_log_size(), time.monotonic()
+            elif size > since and time.monotonic() - changed > LOG_QUIET:
+                break
+        with self.access_log.open("rb") as log:
+            log.seek(since)
+            return sum(int(line.split()[-1]) for line in log.read().splitlines() if line.strip()) / 1e6
 
     def workers(self) -> list[int]:
         """The gunicorn worker processes (children of the master)."""
@@ -120,7 +151,8 @@ def gitaccess_server(config: Path, user: str, password: str, logs: Path | None =
     with log.open("ab") as out:
         process = subprocess.Popen(
             [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
-             "--threads", "4", "--timeout", "600", "--no-control-socket", "--access-logfile", "-",
+             "--threads", "4", "--timeout", "600", "--no-control-socket",
+             "--access-logfile", str(logs / "access.log"), "--access-logformat", '%(h)s "%(r)s" %(s)s %(D)s',
              "gitaccess.app:create_app()"],
             cwd=config.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/{REPOSITORY}.git"
@@ -149,6 +181,7 @@ server.bind = "127.0.0.1"
 server.port = {port}
 server.errorlog = "{root}/error.log"
 accesslog.filename = "{root}/access.log"
+accesslog.format = "%h \\"%r\\" %>s %D"
 server.max-request-size = 2097152
 auth.backend = "plain"
 auth.backend.plain.userfile = "{root}/users"

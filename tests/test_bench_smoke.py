@@ -97,7 +97,7 @@ def test_runner_measures_every_scenario(tmp_path: Path) -> None:
     runner = run.Runner(run.Settings("tiny", 1, scenarios, repeat=1, root=tmp_path / "bench", cold_deadline=120,
                                      quiet=True))
     results = {r.scenario: r for r in runner.run()}
-    assert set(results) == {*scenarios, "pack"}
+    assert set(results) == {*scenarios, "pack", "fetch-server"}  # fetch: at the client and in the server
     for result in results.values():
         assert result.status == "ok", result
         assert result.gitaccess and result.reference and result.ratio, result
