@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
 from dulwich.objects import Tree
+from dulwich.pack import apply_delta
 
 from gitaccess.cache import NewCommit, ObjectCache, in_chunks, unfinished_prefix
-from gitaccess.deltas import apply, make_delta
+from gitaccess.deltas import make_delta
 from gitaccess.errors import GitAccessError
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ class _Directories:
                 previous = self._previous(bases.get(sha))
                 if data is None:
                     assert previous is not None, "both sides keep the same versions"
-                    data = apply(previous, deltas[sha])
+                    data = b"".join(apply_delta(previous, deltas[sha]))
                 self.newest[sha] = data
             received.append(_Sent(sha, type_num, data))  # type: ignore[arg-type]
         return _Received(next(o for o in reversed(received) if o.id == commit), received, bases, deltas)

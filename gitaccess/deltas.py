@@ -180,13 +180,6 @@ def _insert(out: bytearray, data: bytes | bytearray) -> None:
         out += chunk
 
 
-def apply(base: bytes, delta: bytes) -> bytes:
-    """``base`` changed by a git delta (the reverse of make_delta), in copies of whole slices."""
-    view = memoryview(base)
-    return b"".join(view[piece[0]:piece[0] + piece[1]] if isinstance(piece, tuple) else piece
-                    for piece in _pieces(delta))
-
-
 def compose(deltas: list[bytes]) -> bytes:
     """One delta doing what a chain of deltas does in turn: from the first one's base to the
     last one's result.
