@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                       "head": head.decode() if head else None, "trees_built": made,
                       "peak_rss_mib": (_peak_kib("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) // 1024,
                       # the process that stored the commits, if one did (gitaccess.cachewriter)
-                      "writer_peak_rss_mib": writer.peak_kib // 1024}),
+                      "writer_peak_rss_mib": writer.peak_kib // 1024 if writer.peak_kib else None}),
           flush=True)
     repository.close()
     site.db.dispose()

@@ -126,9 +126,10 @@ class Runner:
         if not self.wanted("cold"):
             return None
         result.gitaccess = statistics.median(result.runs["gitaccess"])
+        writer = outcome.get("writer_peak_rss_mib")
         result.note += (f"{outcome['revisions'] / result.gitaccess:.0f} rev/s; "
-                        f"peak RSS {outcome.get('peak_rss_mib', '?')} MiB "
-                        f"(the cache's writer: {outcome.get('writer_peak_rss_mib', '?')} MiB)")
+                        f"peak RSS {outcome.get('peak_rss_mib', '?')} MiB"
+                        + (f" (the cache's writer: {writer} MiB)" if writer else " (no second process)"))
         return result
 
     def incomplete(self, result: Result, outcome: dict[str, Any]) -> None:
