@@ -260,21 +260,21 @@ class Made:
 
 
 def group(found: Iterable[Event], rc_order: dict[tuple[str, int], int] | None = None) -> Iterator[Unit]:
-    """Units in arrival order: an upload's log entry takes its File page revision along."""
+    """Units in arrival order: an upload's log entry takes its File page revision along, wherever
+    that revision falls (MediaWiki writes the two in one action, but a second may end between
+    them: left where it fell, the revision came after the upload, or last in the batch)."""
     ordered = events.in_arrival_order(found, rc_order)
-    uploads = {e.associated_rev for e in ordered if isinstance(e, LogEvent) and e.type == "upload"}
-    pending: dict[int, RevisionEvent] = {}
+    revisions = {e.rev_id: e for e in ordered if isinstance(e, RevisionEvent)}
+    held = {e.associated_rev: revisions[e.associated_rev] for e in ordered
+            if isinstance(e, LogEvent) and e.type == "upload" and e.associated_rev in revisions}
+    taken = set(held)
     for event in ordered:
         if isinstance(event, RevisionEvent):
-            if event.rev_id in uploads:
-                pending[event.rev_id] = event
-            else:
+            if event.rev_id not in taken:
                 yield Unit(revisions=[event])
         else:
-            attached = pending.pop(event.associated_rev, None) if event.associated_rev else None
+            attached = held.pop(event.associated_rev, None) if event.type == "upload" else None
             yield Unit(revisions=[attached] if attached else [], logs=[event])
-    for leftover in pending.values():
-        yield Unit(revisions=[leftover])
 
 
 # ---------------------------------------------------------------------- building

@@ -12,11 +12,11 @@ import pytest
 from dulwich.objects import Blob
 from sqlalchemy import select, update
 
-from gitaccess.history import History, HistoryError
+from gitaccess.history import History, HistoryError, group
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki import standalone
-from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT
+from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, LogEvent, RevisionEvent
 from gitaccess.wiki.writer import Editor, WikiWriter
 
 ADMIN = Editor("Admin", 1, frozenset({"sysop"}))
@@ -242,3 +242,18 @@ def test_a_page_made_and_deleted_in_one_second_stays_deleted(  # type: ignore[no
     repo.refresh()
     assert "(Main)/Gone.wiki" not in git(repo, "ls-tree", "-r", "--name-only", "HEAD").split()
     assert git(repo, "log", "--format=%s").split()[-3:] == ["cleanup", "g", "k"]
+
+
+def test_an_upload_takes_its_file_page_revision_along_when_a_second_ends_between_them() -> None:
+    """The upload's log entry at 12:00:00, the File page's first revision at 12:00:01, an edit
+    of that page at 12:00:02: the revision goes with the upload, before the edit (it came last
+    in the batch, after the edit, whose text it then replaced)."""
+    def revision(rev_id: int, timestamp: str) -> RevisionEvent:
+        return RevisionEvent(rev_id, 7, 6, "Logo.png", timestamp, "Admin", 1, "", False, 0, "", "tt:1",
+                             "wikitext", False, False)
+
+    upload = LogEvent(20, "upload", "upload", "20261122120000", "Admin", 1, 6, "Logo.png", 7, "", 0,
+                      {"associated_rev_id": 10})
+    units = list(group([revision(10, "20261122120001"), upload, revision(11, "20261122120002")]))
+    assert [([r.rev_id for r in u.revisions], [e.log_id for e in u.logs]) for u in units] == \
+        [([10], [20]), ([11], [])]
