@@ -226,7 +226,7 @@ class ObjectCache:
         writer = _PackWriter(self.pack_dir, self.object_store.get_raw)
         try:
             with self.engine.begin() as conn:
-                appending = _Append(conn, writer, self._recent)
+                appending = _Append(conn, writer, self._recent, first=head is None)
                 for chunk in in_chunks(made, CHUNK_COMMITS):
                     rows = appending.write_chunk(chunk, position)
                     if rows:
@@ -427,12 +427,12 @@ class PackedObjects:
 class _Append:
     """One append's objects on their way into its pack: which base each gets, at what depth."""
 
-    def __init__(self, conn, writer: _PackWriter, recent: RecentObjects) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, conn, writer: _PackWriter, recent: RecentObjects, *,  # type: ignore[no-untyped-def]
+                 first: bool) -> None:
         self.conn = conn
         self.writer = writer
         self.recent = recent
-        #: nothing cached before this append (a first build): no object is looked up in the index
-        self.first = conn.execute(select(_introduced.c.sha).limit(1)).first() is None
+        self.first = first  # nothing cached before this append (a first build): no index lookups
         self.depths: dict[bytes, int] = {}  # this append's objects: their chain depth
         self.named: dict[bytes, bytes | None] = {}  # this append's objects: the base the history named
         #: this append's trees: the delta from the version the history named (see _composed)
@@ -489,9 +489,11 @@ class _Append:
             return None
         previous = self.recent.pop(base)  # superseded: the object being written is the newest version
         tree = type_num == Tree.type_num
-        step = made
-        if step is None and (depth < MAX_DELTA_DEPTH or tree):
-            step = self._delta_from(base, previous, type_num, data)
+        # At a restart, the delta against the named base is only of use composed with the steps
+        # before it, which only this append's versions have (a fetch's append reads nothing for it).
+        step = None
+        if depth < MAX_DELTA_DEPTH or (tree and base in self.depths):
+            step = made if made is not None else self._delta_from(base, previous, type_num, data)
         if tree and step is not None:
             self.steps[sha] = step
         if depth < MAX_DELTA_DEPTH:
