@@ -71,6 +71,10 @@ _DOCTYPE_REFUSED = (
 _PROLOGUE_END = re.compile(rb"<!DOCTYPE|<[A-Za-z_:]")
 _ISO_8601 = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 _LXML_POSITION = re.compile(r", line \d+, column \d+$")
+# The root's end tag, then nothing but white space: how every complete dump ends
+# (MediaWiki writes no comment or processing instruction after it).
+_ROOT_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?mediawiki\s*>\s*\Z")
+_TAIL_SIZE = 256
 
 # LogPage::DELETED_* bits of logging.log_deleted, as XmlDumpWriter maps them
 # to deleted="deleted" attributes.
@@ -243,16 +247,16 @@ def read_dump(source: str | os.PathLike[str] | BinaryIO) -> Iterator[Record]:
     `source` is a path or a binary stream (left open); gzip and bzip2 are
     recognised by their magic bytes, not the file name. The SiteInfo comes
     first if the dump has one, each Page precedes its Revisions and Uploads.
-    Raises DumpError when the dump is malformed; records yielded before the
+    Raises DumpError when the dump is malformed, truncated or empty; records yielded before the
     error stand, so importers should use one transaction. Errors opening or
     reading the file itself are OSError as usual.
     """
     with contextlib.ExitStack() as stack:
         if isinstance(source, (str, os.PathLike)):
             source = stack.enter_context(open(source, "rb"))
-        stream, compressed = _decompressed(source)
+        stream, compression = _decompressed(source)
         stack.enter_context(stream)
-        yield from _parse(_chunks(stream, compressed))
+        yield from _parse(_Input(stream, compression))
 
 
 class _Prefixed(io.RawIOBase):
@@ -278,8 +282,9 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def _decompressed(source: BinaryIO) -> tuple[BinaryIO, bool]:
-    """The XML bytes of `source` and whether they are decompressed.
+def _decompressed(source: BinaryIO) -> tuple[BinaryIO, str | None]:
+    """The XML bytes of `source` and the name of the compression they were
+    read through (None for a plain file).
 
     The stream wrappers do not close `source`. gzip and bz2 read
     multi-member files, like Wikimedia's multistream dumps, to the end.
@@ -292,28 +297,58 @@ def _decompressed(source: BinaryIO) -> tuple[BinaryIO, bool]:
             )
     raw = io.BufferedReader(_Prefixed(head, source))
     if head.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb"), True
+        return gzip.GzipFile(fileobj=raw, mode="rb"), "gzip"
     if head.startswith(_BZIP2_MAGIC):
-        return bz2.BZ2File(raw), True
-    return raw, False
+        return bz2.BZ2File(raw), "bzip2"
+    return raw, None
 
 
-def _chunks(stream: BinaryIO, compressed: bool) -> Iterator[bytes]:
-    """Read `stream` in chunks; a corrupt or truncated compressed stream is a
-    DumpError (gzip, zlib and bz2 report it as EOFError, OSError, zlib.error)."""
-    while True:
-        try:
-            chunk = stream.read(_CHUNK_SIZE)
-        except (EOFError, OSError, zlib.error) as exc:
-            if not compressed:
-                raise
-            raise DumpError(f"corrupt or truncated compressed dump: {exc}") from None
-        if not chunk:
-            return
-        yield chunk
+class _Input:
+    """The XML bytes a chunk at a time, keeping what tells a dump that was cut
+    short from a malformed one: where the input stopped and how it ended.
+
+    A truncated file is the common failure of a large download or copy, and
+    its fix (fetch it again) differs from a bad page's, so it is recognised
+    here, from the bytes, and not from how a given libxml2 reports (or
+    quietly recovers from) an end of input inside an element.
+    """
+
+    def __init__(self, stream: BinaryIO, compression: str | None) -> None:
+        self.line = 1  # the line the input stopped on
+        self.size = 0  # bytes read
+        self.cut_short: str | None = None  # why the compressed stream ended early
+        self._stream = stream
+        self._compression = compression
+        self._tail = b""
+
+    def chunks(self) -> Iterator[bytes]:
+        """The chunks to the end of input. A compressed stream that ends
+        early stops the chunks and sets `cut_short`; a corrupt one is a
+        DumpError (gzip, zlib and bz2 report it as OSError or zlib.error)."""
+        while True:
+            try:
+                chunk = self._stream.read(_CHUNK_SIZE)
+            except EOFError:
+                if self._compression is None:
+                    raise
+                self.cut_short = f"its {self._compression} stream ends early"
+                return
+            except (OSError, zlib.error) as exc:
+                if self._compression is None:
+                    raise
+                raise DumpError(f"corrupt {self._compression}-compressed dump: {exc}", line=self.line) from None
+            if not chunk:
+                return
+            self.line += chunk.count(b"\n")
+            self.size += len(chunk)
+            self._tail = (self._tail + chunk)[-_TAIL_SIZE:]
+            yield chunk
+
+    def ends_with_root_end_tag(self) -> bool:
+        return _ROOT_END.search(self._tail) is not None
 
 
-def _parse(chunks: Iterable[bytes]) -> Iterator[Record]:
+def _parse(source: _Input) -> Iterator[Record]:
     """Pull-parse the XML bytes into records."""
     parser = etree.XMLPullParser(
         events=("start", "end"),
@@ -334,17 +369,28 @@ def _parse(chunks: Iterable[bytes]) -> Iterator[Record]:
     )
     reader = _Reader()
     try:
-        for number, chunk in enumerate(chunks):
+        for number, chunk in enumerate(source.chunks()):
             if number == 0:
                 _check_prologue(chunk)
             parser.feed(chunk)
             yield from reader.records(parser.read_events())
+        if source.size == 0 and not source.cut_short:
+            raise DumpError("the dump is empty")
+        if source.cut_short or not (reader.finished or source.ends_with_root_end_tag()):
+            # Checked before close(): libxml2 would report the open elements,
+            # or close them and hand over records missing their last fields.
+            why = source.cut_short or "it ends before </mediawiki>"
+            raise DumpError(
+                f"the dump is truncated: {why}; the file was cut short, download or copy it again",
+                line=source.line,
+                page=reader.page_title,
+            )
         parser.close()
     except etree.XMLSyntaxError as exc:
         # What was parsed before the error still yields its records, and
         # tells which page the error is in.
         yield from reader.records(parser.read_events())
-        problem = "malformed or truncated XML: " + _LXML_POSITION.sub("", exc.msg or str(exc))
+        problem = "malformed XML: " + _LXML_POSITION.sub("", exc.msg or str(exc))
         raise DumpError(problem, line=exc.lineno or None, page=reader.page_title) from None
     yield from reader.records(parser.read_events())
 
@@ -368,6 +414,7 @@ class _Reader:
 
     def __init__(self) -> None:
         self.page_title: str | None = None  # of the page being read, for errors
+        self.finished = False  # the root element ended
         self._depth = 0
         self._in_page = False
         self._page_yielded = False
@@ -417,6 +464,8 @@ class _Reader:
         elif self._depth == 2:
             yield from self._end_record(elem)
             _discard(elem)
+        elif self._depth == 1:
+            self.finished = True
 
     def _end_record(self, elem: etree._Element) -> Iterator[Record]:
         name = _name(elem)

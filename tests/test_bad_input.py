@@ -130,9 +130,9 @@ def _bzip2_truncated() -> bytes:
 #: was written where it can, so the upload directory must be put back too.
 BAD_DUMPS: dict[str, tuple[Callable[[], bytes], tuple[str, ...]]] = {
     "truncated-xml": (lambda: _cut(dump(file_page(), page("Second page", 0, 3)), b"<revision><id>3"),
-                      ("the dump cannot be read", "truncated", "nothing was imported")),
-    "truncated-gz": (_gzip_truncated, ("corrupt or truncated compressed dump", "nothing was imported")),
-    "truncated-bz2": (_bzip2_truncated, ("corrupt or truncated compressed dump", "nothing was imported")),
+                      ("the dump cannot be read", "the dump is truncated", "nothing was imported")),
+    "truncated-gz": (_gzip_truncated, ("the dump is truncated: its gzip stream ends early", "nothing was imported")),
+    "truncated-bz2": (_bzip2_truncated, ("the dump is truncated: its bzip2 stream ends early", "nothing was imported")),
     "garbage": (_garbage, ("the dump cannot be read", "malformed", "nothing was imported")),
     "billion-laughs": (lambda: BILLION_LAUGHS, ("DOCTYPE declarations are refused", "nothing was imported")),
     "not-mediawiki": (lambda: b"<html><body>Not a dump</body></html>", ("not a MediaWiki export", "<html>")),

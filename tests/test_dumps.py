@@ -418,25 +418,68 @@ def test_truncated_dump_raises_after_the_complete_records() -> None:
     data = sample()
     cut = data[: len(data) // 2]
     seen = []
-    with pytest.raises(DumpError, match="malformed or truncated XML") as error:
+    with pytest.raises(DumpError, match="the dump is truncated: it ends before </mediawiki>") as error:
         for item in read_dump(io.BytesIO(cut)):
             seen.append(item)
     assert len(of_type(seen, Page)) > 900
-    assert error.value.line is not None
+    assert error.value.line == cut.count(b"\n") + 1
+
+
+#: Where a download can stop: each cut keeps the bytes before the marker's first (or,
+#: for "after", last) occurrence. "between-pages" leaves only complete pages, which
+#: a libxml2 that closes open elements at the end of input would accept silently.
+CUTS = {
+    "inside-page": (b"<ns>", "first"),
+    "inside-revision": (b"<timestamp>", "first"),
+    "inside-text": (b"</text>", "first"),
+    "between-pages": (b"<page>", "last"),
+    "before-root-end": (b"</mediawiki>", "first"),
+    "inside-root-end": (b"wiki>", "last"),
+}
+
+
+def cut_at(data: bytes, marker: bytes, which: str) -> bytes:
+    return data[: data.index(marker) if which == "first" else data.rindex(marker)]
+
+
+@pytest.mark.parametrize("marker, which", CUTS.values(), ids=CUTS.keys())
+def test_truncation_is_reported_as_such_with_its_line(marker: bytes, which: str) -> None:
+    cut = cut_at(sample(), marker, which)
+    with pytest.raises(DumpError, match=r"^line \d+(, page '[^']*')?: the dump is truncated") as error:
+        records(cut)
+    assert error.value.line == cut.count(b"\n") + 1
 
 
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress], ids=["gzip", "bzip2"])
 def test_truncated_compressed_dump(compress) -> None:
     data = compress(sample())
-    with pytest.raises(DumpError, match="corrupt or truncated compressed dump"):
+    with pytest.raises(DumpError, match=r"^line \d+(, page '[^']*')?: the dump is truncated: its (gzip|bzip2) stream ends early") as error:
         list(read_dump(io.BytesIO(data[: len(data) // 2])))
+    assert error.value.line is not None  # bzip2 yields nothing before its first whole block
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress], ids=["gzip", "bzip2"])
+def test_compressed_dump_cut_at_a_page_boundary_is_truncated(compress) -> None:
+    """The compressed stream is whole, the XML inside it is not."""
+    data = compress(cut_at(sample(), b"<page>", "last"))
+    with pytest.raises(DumpError, match="the dump is truncated: it ends before </mediawiki>"):
+        list(read_dump(io.BytesIO(data)))
+
+
+def test_corrupt_compressed_dump() -> None:
+    data = bytearray(gzip.compress(sample()))
+    data[len(data) // 2] ^= 0xFF
+    with pytest.raises(DumpError, match="corrupt gzip-compressed dump"):
+        list(read_dump(io.BytesIO(bytes(data))))
 
 
 def test_empty_and_garbage_files() -> None:
-    with pytest.raises(DumpError, match="malformed or truncated XML: no element found"):
+    with pytest.raises(DumpError, match="^the dump is empty$"):
         records(b"")
     with pytest.raises(DumpError, match="not a MediaWiki export: the root element is <html>"):
         records(b"<html><body/></html>")
+    with pytest.raises(DumpError, match="^line 1: malformed XML"):
+        records(b"\x00garbage")
 
 
 def test_malformed_xml_names_line_and_page() -> None:
@@ -444,7 +487,7 @@ def test_malformed_xml_names_line_and_page() -> None:
     with pytest.raises(DumpError) as error:
         records(data)
     assert error.value.page == "Broken"
-    assert str(error.value).startswith("line 8, page 'Broken': malformed or truncated XML: Opening and ending tag")
+    assert str(error.value).startswith("line 8, page 'Broken': malformed XML: Opening and ending tag")
     assert not isinstance(error.value.__cause__, Exception)
 
 

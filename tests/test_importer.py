@@ -170,11 +170,37 @@ def test_extra_slots_are_stored_with_their_role(wiki: Site) -> None:
         assert reader.revision_text(wiki.db, conn, 4, role="importexporttest") == "This is a slot"
 
 
-def test_truncated_dump_fails_and_changes_nothing(wiki: Site) -> None:
-    data = DEMO.read_bytes()
+#: Where a download can stop, as (marker, occurrence): the dump keeps the bytes before it.
+TRUNCATIONS = {
+    "inside-page": (b"<title>File:", 1),
+    "inside-revision": (b"<timestamp>", 2),
+    "inside-text": (b"</text>", 2),
+    "between-pages": (b"<page>", -1),
+}
+
+
+def truncated(data: bytes, marker: bytes, occurrence: int) -> bytes:
+    starts = [i for i in range(len(data)) if data.startswith(marker, i)]
+    return data[: starts[occurrence - 1 if occurrence > 0 else occurrence]]
+
+
+@pytest.mark.parametrize("compress", [None, gzip.compress, bz2.compress], ids=["plain", "gz", "bz2"])
+@pytest.mark.parametrize("marker, occurrence", TRUNCATIONS.values(), ids=TRUNCATIONS.keys())
+def test_truncated_dump_fails_and_changes_nothing(wiki: Site, marker: bytes, occurrence: int, compress) -> None:  # type: ignore[no-untyped-def]
+    cut = truncated(DEMO.read_bytes(), marker, occurrence)
+    last_line = cut.count(b"\n") + 1
     before = counts(wiki)
-    with pytest.raises(DumpImportError, match=r"line \d+.*truncated"):
-        import_dump(wiki, io.BytesIO(data[: data.index(b"<title>File:")]))
+    with pytest.raises(DumpImportError, match=rf"line {last_line}\b.*the dump is truncated.*nothing was imported"):
+        import_dump(wiki, io.BytesIO(compress(cut) if compress else cut))
+    assert counts(wiki) == before
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress], ids=["gz", "bz2"])
+def test_dump_cut_inside_its_compressed_stream_fails_and_changes_nothing(wiki: Site, compress) -> None:  # type: ignore[no-untyped-def]
+    packed = compress(DEMO.read_bytes())
+    before = counts(wiki)
+    with pytest.raises(DumpImportError, match=r"line \d+\b.*the dump is truncated: its \w+ stream ends early"):
+        import_dump(wiki, io.BytesIO(packed[: len(packed) * 3 // 4]))
     assert counts(wiki) == before
 
 
