@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from bench.plan import DeleteOp, EditOp, MoveOp, UploadOp
-from gitaccess.namespaces import FILE
+from gitaccess.titles.namespaces import FILE
 from gitaccess.site import Site
-from gitaccess.titles import InvalidTitle, Title
+from gitaccess.titles.codec import InvalidTitle, Title
 from gitaccess.wiki import files, phpserial
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.writer import (

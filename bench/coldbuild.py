@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.generate import config_for
-from gitaccess import history
+from gitaccess.journal import history
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"done": True, "seconds": round(seconds, 3), "revisions": revisions,
                       "head": head.decode() if head else None, "trees_built": made,
                       "peak_rss_mib": (_peak_kib("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) // 1024,
-                      # the process that stored the commits, if one did (gitaccess.cachewriter)
+                      # the process that stored the commits, if one did (gitaccess.cache.writer)
                       "writer_peak_rss_mib": writer.peak_kib // 1024 if writer.peak_kib else None}),
           flush=True)
     repository.close()

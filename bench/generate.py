@@ -30,7 +30,7 @@ from pathlib import Path
 from bench.bulk import BulkWriter
 from bench.plan import BENCH_PASSWORD, SIZES, DeleteOp, EditOp, MoveOp, Op, Person, Size, plan
 from gitaccess.config import Config, load_config
-from gitaccess.passwords import hash_password
+from gitaccess.auth.passwords import hash_password
 from gitaccess.site import Site
 from gitaccess.wiki import standalone
 from gitaccess.wiki.writer import WikiWriter

@@ -2,7 +2,7 @@
 
 A real MediaWiki 1.39 (``shared/peers/mediawiki/mw-peer.sh``, SQLite) is
 started, and its database file is replaced by a copy of the generated wiki
-(as tests/test_dump_roundtrip.py does with imported dumps: MediaWiki serves
+(as tests/dumps/test_dump_roundtrip.py does with imported dumps: MediaWiki serves
 a gitaccess standalone database as its own). Then ``git clone
 mediawiki::<wiki>`` (Debian package git-mediawiki) clones it through the
 Action API, with its defaults: the main namespace only, every revision.

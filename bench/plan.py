@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from gitaccess.namespaces import FILE
-from gitaccess.titles import InvalidTitle, Title, TitleCodec
+from gitaccess.titles.namespaces import FILE
+from gitaccess.titles.codec import InvalidTitle, Title, TitleCodec
 from gitaccess.wiki.writer import Editor
 
 #: The account the benchmarks authenticate as (HTTP Basic through the gate).

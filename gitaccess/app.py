@@ -10,7 +10,7 @@ from typing import Callable
 
 from flask import Flask, Response, request
 
-from gitaccess.accounts import Account, Authenticator
+from gitaccess.auth.accounts import Account, Authenticator
 from gitaccess.config import Config, load_config
 from gitaccess.errors import GitAccessError
 from gitaccess.protocol.gate import Gate
@@ -18,7 +18,7 @@ from gitaccess.protocol.http import git_blueprint
 from gitaccess.protocol.pktline import error_line
 from gitaccess.protocol.quarantine import QuarantinedObjects
 from gitaccess.protocol.receive_pack import PushResult, PushSettings, RefUpdate
-from gitaccess.receive import Receiver
+from gitaccess.push.receiver import Receiver
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 
@@ -75,7 +75,7 @@ def _history_failed(error: GitAccessError) -> Response:
 
 
 class _Pushes:
-    """The push decider: each push becomes wiki edits through gitaccess.receive."""
+    """The push decider: each push becomes wiki edits through gitaccess.push.receiver."""
 
     def __init__(self, site: Site, repositories: _Repositories) -> None:
         self.site = site

@@ -18,18 +18,18 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo
 from sqlalchemy.exc import DBAPIError
 
-from gitaccess import accounts
+from gitaccess.auth import accounts
 from gitaccess.app import create_app, site_of
 from gitaccess.config import load_config
-from gitaccess.contentmodels import default_model, namespace_models
+from gitaccess.titles.contentmodels import default_model, namespace_models
 from gitaccess.errors import GitAccessError
-from gitaccess.history import History
-from gitaccess.importer import import_dump
-from gitaccess.passwords import hash_password
+from gitaccess.journal.history import History
+from gitaccess.dumps.importer import import_dump
+from gitaccess.auth.passwords import hash_password
 from gitaccess.repository import WikiRepository
 from gitaccess.server import run
 from gitaccess.site import Site
-from gitaccess.titles import InvalidTitle, Title
+from gitaccess.titles.codec import InvalidTitle, Title
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import PathError
 from gitaccess.wiki import migrate, standalone

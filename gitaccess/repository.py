@@ -12,9 +12,9 @@ import logging
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from gitaccess.cache import STATE_INTERVAL, ObjectCache
-from gitaccess.cachewriter import append_beside
-from gitaccess.history import History, Made, Progress, StaleCache, WikiState
+from gitaccess.cache.objectcache import STATE_INTERVAL, ObjectCache
+from gitaccess.cache.writer import append_beside
+from gitaccess.journal.history import History, Made, Progress, StaleCache, WikiState
 from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 RefreshProgress = Callable[[str, int, int], None]
 #: Commits to make (ones the journal has and the cache lacks, or wiki activity the journal has
 #: not read) from which a second process stores them while this one makes them (a first
-#: build, a deleted cache, a long absence; see gitaccess.cachewriter).
+#: build, a deleted cache, a long absence; see gitaccess.cache.writer).
 BESIDE_COMMITS = 5000
 
 class WikiRepository:

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from gitaccess.config import Config
-from gitaccess.namespaces import Namespace, Namespaces
-from gitaccess.titles import Title, TitleCodec
+from gitaccess.titles.namespaces import Namespace, Namespaces
+from gitaccess.titles.codec import Title, TitleCodec
 from gitaccess.tree.aliases import Alias, AliasRegistry
 from gitaccess.tree.layout import Layout, included_namespaces
 from gitaccess.wiki.database import WikiDatabase

@@ -27,7 +27,7 @@ from dulwich.pack import PackData
 from flask import Flask
 from werkzeug.serving import make_server
 
-from gitaccess.accounts import Account, Authenticator
+from gitaccess.auth.accounts import Account, Authenticator
 from gitaccess.config import Config
 from gitaccess.errors import AuthError
 from gitaccess.protocol.gate import Gate

@@ -32,14 +32,14 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, inspect, literal_column, select, table
 from sqlalchemy import update
 
-from gitaccess import accounts
-from gitaccess.accounts import Authenticator, InvalidUserName
+from gitaccess.auth import accounts
+from gitaccess.auth.accounts import Authenticator, InvalidUserName
 from gitaccess.config import Config, ExtraNamespace, load_config
 from gitaccess.errors import AuthError, ConfigError, DumpImportError, UserExists
-from gitaccess.importer import import_dump
-from gitaccess.passwords import hash_password
+from gitaccess.dumps.importer import import_dump
+from gitaccess.auth.passwords import hash_password
 from gitaccess.site import Site
-from gitaccess.titles import InvalidTitle
+from gitaccess.titles.codec import InvalidTitle
 from gitaccess.wiki import standalone
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.writer import WikiWriter
@@ -498,12 +498,12 @@ def test_unsupported_password_hash_is_refused_and_logged(
     with wiki.db.write() as conn:
         u = wiki.db.tables.user
         conn.execute(update(u).where(u.c.user_id == user_id).values(user_password=stored))
-    caplog.set_level(logging.WARNING, logger="gitaccess.accounts")
+    caplog.set_level(logging.WARNING, logger="gitaccess.auth.accounts")
     message = refused(wiki, "Alice", PASSWORD)
     assert message == "wrong user name or password"
     if stored == ":A:":  # a known type, malformed: a failed login like MediaWiki's, nothing to log
         return
-    warnings = [r for r in caplog.records if r.name == "gitaccess.accounts" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "gitaccess.auth.accounts" and r.levelno == logging.WARNING]
     assert len(warnings) == 1, caplog.records
     logged = warnings[0].getMessage()
     assert "Alice" in logged and PASSWORD not in logged and stored not in logged

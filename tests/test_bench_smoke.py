@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bench import report, run, servers, wikidir
 from bench.generate import config_for, create_wiki
 from bench.plan import SIZES
-from gitaccess.history import History
+from gitaccess.journal.history import History
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from tests.conftest import unavailable

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from bench.generate import config_for, create_wiki
 from bench.plan import SIZES
-from gitaccess.accounts import Authenticator
+from gitaccess.auth.accounts import Authenticator
 from gitaccess.cli import bootstrap
 from gitaccess.config import load_config
 from gitaccess.errors import AuthError, ConfigError
-from gitaccess.history import History
+from gitaccess.journal.history import History
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki import reader

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from dataclasses import replace
 
 from gitaccess.app import create_app
-from gitaccess.passwords import hash_password
+from gitaccess.auth.passwords import hash_password
 from gitaccess.site import Site
 from gitaccess.wiki.writer import Editor, WikiWriter
 from tests.protocol_helpers import GitClient, dev_server

@@ -31,9 +31,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy.exc
 
-from gitaccess.cache import ObjectCache
+from gitaccess.cache.objectcache import ObjectCache
 from gitaccess.config import Config
-from gitaccess.passwords import hash_password
+from gitaccess.auth.passwords import hash_password
 from gitaccess.site import Site
 from gitaccess.wiki import reader, standalone
 from gitaccess.wiki.writer import Editor, WikiWriter
@@ -230,7 +230,7 @@ def test_object_cache_opens_safely_from_many_threads(tmp_path: Path) -> None:
 
 def test_wiki_edit_racing_a_push_on_mariadb(tmp_path: Path) -> None:
     """A direct wiki edit commits after the push's stale check (deterministic: the check is wrapped)."""
-    from gitaccess import receive
+    from gitaccess.push import receiver as receive
     from gitaccess.app import create_app
     from tests.protocol_helpers import dev_server
 

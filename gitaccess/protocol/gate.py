@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from flask import Request
 
-from gitaccess.accounts import Account
+from gitaccess.auth.accounts import Account
 from gitaccess.config import Config
 from gitaccess.errors import AuthError, GitAccessError
 

@@ -26,7 +26,7 @@ from typing import Protocol
 
 from dulwich.refs import check_ref_format
 
-from gitaccess.accounts import Account
+from gitaccess.auth.accounts import Account
 from gitaccess.errors import GitAccessError
 from gitaccess.protocol.body import CHUNK, BodyCutShort, BodyGarbled, RequestBody
 from gitaccess.protocol.incoming import PackLimits, PackRefused, PackTooLarge, copy_pack

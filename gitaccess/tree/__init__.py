@@ -6,7 +6,7 @@
 - :mod:`~gitaccess.tree.aliases`: the alias registry and Aliases.xml, both ways.
 - :mod:`~gitaccess.tree.naming`: readable alias names that no title can claim.
 - :mod:`~gitaccess.tree.gittree`: every page's path (the four filter passes), and push's reverse.
-- :mod:`~gitaccess.tree.trees`: dulwich tree objects for a finished {path: (mode, blob id)}.
+- :mod:`~gitaccess.objects.trees`: dulwich tree objects for a finished {path: (mode, blob id)}.
 
 No database, Flask, SQLAlchemy or network here: all of it is tested without a server.
 """

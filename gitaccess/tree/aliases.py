@@ -20,8 +20,8 @@ from typing import Iterable, Iterator, NamedTuple
 from lxml import etree
 
 from gitaccess.errors import GitAccessError
-from gitaccess.namespaces import GITACCESS_ROOT, MAIN, MEDIA
-from gitaccess.titles import InvalidTitle, Title, TitleCodec
+from gitaccess.titles.namespaces import GITACCESS_ROOT, MAIN, MEDIA
+from gitaccess.titles.codec import InvalidTitle, Title, TitleCodec
 from gitaccess.tree.claims import first_conflict
 from gitaccess.tree.layout import ALIASES_FILE, Layout
 from gitaccess.tree.portable import collision_key, path_problem

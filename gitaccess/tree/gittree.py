@@ -18,7 +18,7 @@ order:
 The reverse, used by push, maps each path to its page, honouring the
 registry, and refuses any path that is not exactly where gitaccess would put
 that page, naming the right path. The tree objects themselves are
-:mod:`gitaccess.tree.trees`'s.
+:mod:`gitaccess.objects.trees`'s.
 
 Pure: no database, no I/O.
 """
@@ -30,8 +30,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from gitaccess.namespaces import GITACCESS_ROOT, MEDIA
-from gitaccess.titles import Title
+from gitaccess.titles.namespaces import GITACCESS_ROOT, MEDIA
+from gitaccess.titles.codec import Title
 from gitaccess.tree.aliases import Alias, AliasesError, AliasRegistry
 from gitaccess.tree.claims import Claims
 from gitaccess.tree.layout import ALIASES_FILE, Layout, PathError, PathTitle

@@ -20,8 +20,8 @@ from typing import Collection, Iterable, Mapping, NamedTuple
 
 from gitaccess.config import DEFAULT_EXCLUDED, DEFAULT_EXTENSIONS
 from gitaccess.errors import ConfigError, GitAccessError
-from gitaccess.namespaces import FILE, GITACCESS_ROOT, MAIN, MEDIA, SPECIAL, Namespaces
-from gitaccess.titles import InvalidTitle, Title, TitleCodec
+from gitaccess.titles.namespaces import FILE, GITACCESS_ROOT, MAIN, MEDIA, SPECIAL, Namespaces
+from gitaccess.titles.codec import InvalidTitle, Title, TitleCodec
 from gitaccess.tree.portable import collision_key, unportable_reason
 
 #: The main namespace's directory: "" cannot name a directory.

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 from typing import Collection, Mapping
 
-from gitaccess.namespaces import MEDIA
-from gitaccess.titles import Title
+from gitaccess.titles.namespaces import MEDIA
+from gitaccess.titles.codec import Title
 from gitaccess.tree.aliases import Alias, AliasRegistry
 from gitaccess.tree.claims import Claims, first_conflict
 from gitaccess.tree.gittree import GitTree, Placement
 from gitaccess.tree.layout import ALIASES_FILE
-from gitaccess.tree.trees import FileTree
+from gitaccess.objects.trees import FileTree
 
 BLOB_MODE = 0o100644
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 
-from gitaccess.namespaces import FILE
-from gitaccess.titles import Title
+from gitaccess.titles.namespaces import FILE
+from gitaccess.titles.codec import Title
 from gitaccess.wiki import files
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.database import after_commit, on_rollback

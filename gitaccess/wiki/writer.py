@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, Delete, Select, Update, bindparam, func, insert, select, update
 
 from gitaccess.errors import EditConflict, PageExists, PageMissing, UserExists, WikiWriteError
-from gitaccess.namespaces import FILE, Namespaces
-from gitaccess.titles import InvalidTitle, Title, TitleCodec
+from gitaccess.titles.namespaces import FILE, Namespaces
+from gitaccess.titles.codec import InvalidTitle, Title, TitleCodec
 from gitaccess.wiki import phpserial, uploads
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.database import WikiDatabase

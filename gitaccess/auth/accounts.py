@@ -1,0 +1,154 @@
+"""Who is knocking: wiki accounts, BotPasswords, blocks and the `gitaccess` right.
+
+Git clients send HTTP Basic credentials; they are checked against the
+wiki's own accounts exactly as MediaWiki would: the user name normalised as
+MediaWiki normalises it, the password against ``user.user_password``, or,
+for ``User@appname``, against the BotPassword with its IP restrictions.
+An account with two-factor authentication may only use BotPasswords.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, column, or_, select, table
+
+from gitaccess.errors import AuthError
+from gitaccess.titles.namespaces import USER
+from gitaccess.auth.passwords import (
+    UnsupportedHash,
+    bot_password_allows_ip,
+    bot_password_grants,
+    normalize_submitted_password,
+    verify_password,
+)
+from gitaccess.site import Site
+from gitaccess.titles.codec import InvalidTitle, TitleCodec
+from gitaccess.wiki import reader
+from gitaccess.wiki.types import wiki_timestamp
+
+log = logging.getLogger(__name__)
+
+#: $wgInvalidUsernameCharacters plus what a title may hold but a user name may not.
+INVALID_USER_NAME_CHARACTERS = set("@:>=/#")
+#: BotPassword::getSeparator()
+BOT_SEPARATOR = "@"
+#: The grants a BotPassword needs to read and to change each kind of thing.
+GRANTS_FOR = {
+    "edit": {"editpage"},
+    "create": {"createeditmovepage"},
+    "move": {"createeditmovepage"},
+    "upload": {"uploadfile", "uploadeditmovefile"},
+    "delete": {"delete"},
+}
+
+
+class InvalidUserName(AuthError):
+    """Not a name MediaWiki would accept for an account."""
+
+
+def canonical_user_name(titles: TitleCodec, name: str) -> str:
+    """UserNameUtils::getCanonical(): first letter up, underscores as spaces, valid title."""
+    if "#" in name:
+        raise InvalidUserName(f"{name!r} is not a valid user name (it contains '#')")
+    try:
+        title = titles.parse(name, USER)
+    except InvalidTitle as exc:
+        raise InvalidUserName(f"{name!r} is not a valid user name: {exc}") from None
+    text = title.text
+    if title.namespace != USER or title.interwiki or INVALID_USER_NAME_CHARACTERS & set(text):
+        raise InvalidUserName(f"{name!r} is not a valid user name")
+    return text
+
+
+@dataclass(frozen=True)
+class Account:
+    """An authenticated wiki user, and what they may do through git."""
+
+    user_id: int
+    name: str
+    groups: frozenset[str]
+    #: The BotPassword's grants, or None when the user's own password was used.
+    grants: frozenset[str] | None
+    blocked: bool
+    can_read: bool
+    can_push: bool
+
+    def granted(self, action: str) -> bool:
+        """Whether a BotPassword's grants allow an action (always, for a normal login)."""
+        return self.grants is None or bool(self.grants & GRANTS_FOR[action])
+
+
+def _two_factor(site: Site, conn: Connection, user_id: int) -> bool:
+    """OATHAuth's tables (1.41+: oathauth_devices; before: oathauth_users) name 2FA users."""
+    names = site.db.table_names
+    for name, id_column in (("oathauth_devices", "oad_user"), ("oathauth_users", "id")):
+        if name in names:
+            query = select(column(id_column)).select_from(table(site.db.prefix + name)).where(
+                column(id_column) == user_id
+            )
+            if conn.execute(query.limit(1)).first() is not None:
+                return True
+    return False
+
+
+def _blocked(site: Site, conn: Connection, user_id: int) -> bool:
+    """Whether an unexpired sitewide or partial block targets the account."""
+    now = wiki_timestamp()
+    t = site.db.tables
+    if "block_target" in site.db.table_names:
+        # MediaWiki 1.42+ schema, not in the 1.39 table definitions gitaccess carries.
+        bt = table(site.db.prefix + "block_target", column("bt_id"), column("bt_user"))
+        b = table(site.db.prefix + "block", column("bl_target"), column("bl_expiry"))
+        query = select(b.c.bl_target).join(bt, bt.c.bt_id == b.c.bl_target).where(
+            bt.c.bt_user == user_id, or_(b.c.bl_expiry == "infinity", b.c.bl_expiry > now)
+        )
+    else:
+        ib = t.ipblocks
+        query = select(ib.c.ipb_id).where(
+            ib.c.ipb_user == user_id, or_(ib.c.ipb_expiry == "infinity", ib.c.ipb_expiry > now)
+        )
+    return conn.execute(query.limit(1)).first() is not None
+
+
+class Authenticator:
+    """Checks HTTP Basic credentials against the wiki's accounts."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def authenticate(self, login: str, password: str, address: str) -> Account:
+        """The account for these credentials; :class:`AuthError` with one vague message otherwise."""
+        refused = AuthError("wrong user name or password")
+        user_part, sep, app_id = login.partition(BOT_SEPARATOR)
+        try:
+            name = canonical_user_name(self.site.titles, user_part)
+        except InvalidUserName:
+            raise refused from None
+        password = normalize_submitted_password(password)
+        db = self.site.db
+        with db.read() as conn:
+            user = reader.user_by_name(db, conn, name)
+            if user is None:
+                raise refused
+            grants: frozenset[str] | None = None
+            try:
+                if sep:
+                    row = reader.bot_password(db, conn, user.id, app_id)
+                    if row is None or not verify_password(row[0], password):
+                        raise refused
+                    if not bot_password_allows_ip(row[1], address):
+                        raise refused
+                    grants = bot_password_grants(row[2])
+                elif not verify_password(user.password, password) or _two_factor(self.site, conn, user.id):
+                    raise refused
+            except UnsupportedHash as exc:
+                log.warning("cannot check the password of %s: %s", name, exc)
+                raise refused from None
+            groups = reader.user_groups(db, conn, user.id) | {"*", "user"}
+            blocked = _blocked(self.site, conn, user.id)
+        config = self.site.config
+        can_push = bool(groups & set(config.gitaccess_groups))
+        can_read = can_push or bool(groups & set(config.read_groups)) or config.anonymous_read
+        return Account(user.id, user.name, frozenset(groups), grants, blocked, can_read, can_push)

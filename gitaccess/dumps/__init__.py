@@ -1,0 +1,1 @@
+"""MediaWiki XML dumps: the streaming reader (pure) and the importer."""

@@ -1,0 +1,1 @@
+"""MediaWiki's rules for naming pages, pure: titles, namespaces, default content models."""

@@ -1,0 +1,1 @@
+"""Tests of accounts, passwords and permissions (gitaccess.auth)."""

@@ -1,0 +1,1 @@
+"""Tests of the object cache (gitaccess.cache)."""

@@ -1,0 +1,1 @@
+"""Tests of XML dumps (gitaccess.dumps)."""

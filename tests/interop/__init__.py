@@ -1,0 +1,1 @@
+"""Tests of gitaccess beside a real MediaWiki (shared/peers/mediawiki)."""

@@ -1,0 +1,1 @@
+"""Tests of wiki activity -> commits (gitaccess.journal)."""

@@ -1,0 +1,1 @@
+"""Tests of git object mechanics (gitaccess.objects)."""

@@ -1,0 +1,1 @@
+"""Tests of commits -> wiki edits (gitaccess.push)."""

@@ -1,0 +1,1 @@
+"""Tests of MediaWiki's title rules (gitaccess.titles)."""
