@@ -16,24 +16,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitaccess.errors import ConfigError
+from gitaccess.tree.layout import DEFAULT_EXCLUDED, DEFAULT_EXTENSIONS
 
 DEFAULT_DATA_DIR = Path("gitaccess-data")
 DEFAULT_CONFIG_FILE = Path("gitaccess.toml")
-
-#: Content model -> file extension (DESIGN.md, Repository layout).
-DEFAULT_EXTENSIONS = {
-    "wikitext": ".wiki",
-    "css": ".css",
-    "sanitized-css": ".css",
-    "javascript": ".js",
-    "json": ".json",
-    "Scribunto": ".lua",
-    "text": ".txt",
-}
-
-#: Talk namespaces and the special pseudo-namespaces are out unless included.
-DEFAULT_EXCLUDED = (-2, -1, 1, 3, 5, 7, 9, 11, 13, 15, 829, 731)
-
 
 @dataclass(frozen=True)
 class ExtraNamespace:

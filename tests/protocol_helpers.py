@@ -33,7 +33,8 @@ from gitaccess.errors import AuthError
 from gitaccess.protocol.gate import Gate
 from gitaccess.protocol.gitdir import GitDirRepository
 from gitaccess.protocol.http import git_blueprint
-from gitaccess.protocol.repository import ObjectEntry, ObjectSource, ServedRepository
+from gitaccess.objects.source import ObjectSource
+from gitaccess.protocol.repository import ObjectEntry, ServedRepository
 from gitaccess.site import Site
 
 GIT = "/usr/bin/git"

@@ -53,8 +53,8 @@ from sqlalchemy import (
 
 from gitaccess.objects.deltas import compose, make_delta
 from gitaccess.objects.packfile import PackEntries, PackFile, write_index
-from gitaccess.protocol.packs import MAX_DELTA_DEPTH, RecentObjects, deflate
-from gitaccess.wiki.database import pooled_per_process
+from gitaccess.objects.packing import MAX_DELTA_DEPTH, RecentObjects, deflate
+from gitaccess.engines import pooled_per_process
 
 T = TypeVar("T")
 

@@ -23,8 +23,7 @@ from collections.abc import Callable
 
 from flask import Request
 
-from gitaccess.auth.accounts import Account
-from gitaccess.config import Config
+from gitaccess.protocol.account import AccessSettings, Account
 from gitaccess.errors import AuthError, GitAccessError
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ class Throttle:
 class Gate:
     """Decides, for each request, which account (if any) it acts for, or refuses it."""
 
-    def __init__(self, config: Config, authenticate: Authenticate, *, failure_limit: int = 5,
+    def __init__(self, config: AccessSettings, authenticate: Authenticate, *, failure_limit: int = 5,
                  failure_window: float = 60.0, cache_seconds: float = 60.0, cache_size: int = 1024,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config

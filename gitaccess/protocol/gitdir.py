@@ -17,7 +17,8 @@ from typing import overload
 from dulwich.repo import Repo
 
 from gitaccess.protocol.objects import COMMIT, commit_links, diff_trees, read, walk_tree
-from gitaccess.protocol.repository import ObjectEntry, ObjectSource
+from gitaccess.objects.source import ObjectSource
+from gitaccess.protocol.repository import ObjectEntry
 
 _SYMREF_PREFIX = b"ref: "
 

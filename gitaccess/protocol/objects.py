@@ -12,7 +12,8 @@ from collections.abc import Container, Iterator
 from dulwich.objects import Blob, Commit, Tag, Tree, parse_tree
 
 from gitaccess.errors import GitAccessError
-from gitaccess.protocol.repository import ObjectEntry, ObjectSource
+from gitaccess.objects.source import ObjectSource
+from gitaccess.protocol.repository import ObjectEntry
 
 COMMIT = Commit.type_num
 TREE = Tree.type_num

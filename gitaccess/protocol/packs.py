@@ -11,8 +11,6 @@ when the client has it; the delta is used only when it is smaller.
 from __future__ import annotations
 
 import hashlib
-import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 
@@ -20,14 +18,10 @@ from dulwich.object_format import SHA1
 from dulwich.objects import hex_to_sha
 from dulwich.pack import OFS_DELTA, REF_DELTA, create_delta, pack_header_chunks, pack_object_header
 
+from gitaccess.objects.packing import MAX_DELTA_DEPTH, RecentObjects, deflate
 from gitaccess.protocol.objects import MissingObject
-from gitaccess.protocol.repository import ObjectEntry, ObjectSource
-
-#: Longest delta chain written; deeper chains make every later read of the object slow.
-MAX_DELTA_DEPTH = 50
-#: Bytes of recently written objects kept to serve as delta bases without reading them again.
-BASE_CACHE_BYTES = 32 * 1024 * 1024
-
+from gitaccess.objects.source import ObjectSource
+from gitaccess.protocol.repository import ObjectEntry
 
 @dataclass(frozen=True)
 class DeltaPolicy:
@@ -44,60 +38,6 @@ class PackStats:
     deltas: int = 0
     #: Deltas against objects the client has (thin pack).
     thin_deltas: int = 0
-
-
-class RecentObjects:
-    """Contents of recently written objects, bounded by total size."""
-
-    def __init__(self, limit: int = BASE_CACHE_BYTES) -> None:
-        self._items: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
-        self._limit = limit
-        self._size = 0
-
-    def get(self, sha: bytes) -> tuple[int, bytes] | None:
-        item = self._items.get(sha)
-        if item is not None:
-            self._items.move_to_end(sha)
-        return item
-
-    def pop(self, sha: bytes) -> tuple[int, bytes] | None:
-        """Take an object out (a version superseded by the next): room for the ones still current."""
-        item = self._items.pop(sha, None)
-        if item is not None:
-            self._size -= len(item[1])
-        return item
-
-    def put(self, sha: bytes, item: tuple[int, bytes]) -> None:
-        if len(item[1]) > self._limit // 4:
-            return
-        self.pop(sha)
-        self._items[sha] = item
-        self._size += len(item[1])
-        while self._size > self._limit:
-            self._size -= len(self._items.popitem(last=False)[1][1])
-
-
-#: Bytes deflate keeps ahead of where it matches (zlib's MIN_LOOKAHEAD): a window this much
-#: larger than an object finds every match the largest window would.
-_LOOKAHEAD = 262
-
-
-def deflate(body: bytes, level: int = -1) -> bytes:
-    """An object's zlib stream, with zlib's tables no larger than the object needs.
-
-    Setting up zlib's defaults (a 32 KB window, a 32,768-slot hash table
-    and room for 16,384 symbols a block) took 50 microseconds, ten times
-    the compressing of a small object, and most of a wiki's objects are
-    deltas and commits of a few dozen or hundred bytes: the cold build of a
-    large wiki deflates hundreds of thousands. With a window that holds the
-    whole object and tables as large as its bytes, the deflated bytes are
-    those of the defaults (but for a rare hash collision; only the stream's
-    header says which window).
-    """
-    size = len(body)
-    window = min(15, max(9, (size + _LOOKAHEAD).bit_length()))
-    compressor = zlib.compressobj(level, zlib.DEFLATED, window, min(8, max(1, size.bit_length() - 6)))
-    return compressor.compress(body) + compressor.flush()
 
 
 class PackWriter:

@@ -36,11 +36,11 @@ from dulwich.pack import (
     load_pack_index,
 )
 
+from gitaccess.objects.entries import RecentTrees, entries_problem, parse, reparse, reread_problem
 from gitaccess.objects.packfile import write_index
 from gitaccess.protocol.incoming import PackCorrupt, PackRefused
 from gitaccess.protocol.objects import type_name
-from gitaccess.protocol.repository import ObjectSource
-from gitaccess.objects.entries import RecentTrees, entries_problem, parse, reparse, reread_problem
+from gitaccess.objects.source import ObjectSource
 
 _GITLINK_MODE = 0o160000
 

@@ -26,8 +26,8 @@ from typing import Protocol
 
 from dulwich.refs import check_ref_format
 
-from gitaccess.auth.accounts import Account
 from gitaccess.errors import GitAccessError
+from gitaccess.protocol.account import Account
 from gitaccess.protocol.body import CHUNK, BodyCutShort, BodyGarbled, RequestBody
 from gitaccess.protocol.incoming import PackLimits, PackRefused, PackTooLarge, copy_pack
 from gitaccess.protocol.pktline import (

@@ -30,7 +30,7 @@ from gitaccess.errors import EditConflict, GitAccessError, PageExists, PageMissi
 from gitaccess.journal.history import Builder, Made, Marks, StaleCache, Unit, WikiState
 from gitaccess.titles.namespaces import FILE, MEDIA
 from gitaccess.auth.permissions import Rights, protection_levels, protection_problem
-from gitaccess.protocol.repository import ObjectSource
+from gitaccess.objects.source import ObjectSource
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.titles.codec import Title

@@ -9,9 +9,9 @@ of its own ($wgNamespaceContentModels; GitAccess_root pages are plain text).
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
-from gitaccess.config import Config
 from gitaccess.titles.namespaces import GITACCESS_ROOT, MEDIAWIKI, MODULE, USER
 from gitaccess.titles.codec import Title
 
@@ -20,7 +20,22 @@ _MEDIAWIKI_CODE_PAGE = re.compile(r"\.(css|js|json)$")
 _USER_CODE_SUBPAGE = re.compile(r"/.*\.(js|css|json)$")
 
 
-def namespace_models(config: Config) -> dict[int, str]:
+class _ExtraNamespace(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def content_model(self) -> str: ...
+
+
+class _Configured(Protocol):
+    """What is read of the configuration (gitaccess.config.Config fits)."""
+
+    @property
+    def extra_namespaces(self) -> Iterable[_ExtraNamespace]: ...
+
+
+def namespace_models(config: _Configured) -> dict[int, str]:
     """$wgNamespaceContentModels as gitaccess's configuration sets it."""
     return {GITACCESS_ROOT: "text"} | {ns.id: ns.content_model for ns in config.extra_namespaces}
 

@@ -18,11 +18,24 @@ import re
 import unicodedata
 from typing import Collection, Iterable, Mapping, NamedTuple
 
-from gitaccess.config import DEFAULT_EXCLUDED, DEFAULT_EXTENSIONS
 from gitaccess.errors import ConfigError, GitAccessError
 from gitaccess.titles.namespaces import FILE, GITACCESS_ROOT, MAIN, MEDIA, SPECIAL, Namespaces
 from gitaccess.titles.codec import InvalidTitle, Title, TitleCodec
 from gitaccess.tree.portable import collision_key, unportable_reason
+
+#: Content model -> file extension (docs/configuration.md, [namespaces] extensions).
+DEFAULT_EXTENSIONS = {
+    "wikitext": ".wiki",
+    "css": ".css",
+    "sanitized-css": ".css",
+    "javascript": ".js",
+    "json": ".json",
+    "Scribunto": ".lua",
+    "text": ".txt",
+}
+
+#: Talk namespaces and the special pseudo-namespaces are out unless included.
+DEFAULT_EXCLUDED = (-2, -1, 1, 3, 5, 7, 9, 11, 13, 15, 829, 731)
 
 #: The main namespace's directory: "" cannot name a directory.
 MAIN_DIRECTORY = "(Main)"

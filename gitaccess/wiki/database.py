@@ -9,7 +9,6 @@ blocks from ``ipblocks`` to ``block``/``block_target``).
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -17,8 +16,9 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, Insert, MetaData, Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from gitaccess.engines import pooled_per_process
 from gitaccess.errors import ConfigError, DatabaseError
 from gitaccess.wiki.gitschema import git_tables
 from gitaccess.wiki.schema import Tables, build_metadata
@@ -91,27 +91,6 @@ def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
             dbapi_connection.commit()
 
     return engine
-
-
-def pooled_per_process(engine: Engine) -> None:
-    """Never hand a process a pooled connection its parent opened before fork().
-
-    gunicorn forks its workers from a process that may have used the
-    database (first-run set-up); a socket or SQLite file handle used from two
-    processes corrupts both sides' view. The inherited connection is dropped
-    unused and the pool opens a new one (SQLAlchemy's recipe for fork()).
-    """
-
-    @event.listens_for(engine, "connect")
-    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
-        record.info["pid"] = os.getpid()
-
-    @event.listens_for(engine, "checkout")
-    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        if record.info.get("pid") != os.getpid():
-            record.dbapi_connection = proxy.dbapi_connection = None
-            raise DisconnectionError(f"connection opened by process {record.info.get('pid')}, "
-                                     f"not this one ({os.getpid()})")
 
 
 def _sqlite_transactions(engine: Engine) -> None:

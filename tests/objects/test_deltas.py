@@ -15,7 +15,7 @@ from dulwich.pack import OFS_DELTA, apply_delta, create_delta, pack_header_chunk
 
 from gitaccess.objects.deltas import QUICK_MIDDLE, _quick_delta, _record_delta, alike, compose, make_delta, text_records, \
     tree_records
-from gitaccess.protocol.packs import deflate
+from gitaccess.objects.packing import deflate
 from gitaccess.objects.ends import common_ends
 
 
