@@ -35,6 +35,8 @@ class _Repositories:
     def __init__(self, site: Site) -> None:
         self.site = site
         self.local = threading.local()
+        self.warming = threading.Lock()
+        self.warmed_pid: int | None = None
 
     def __call__(self) -> WikiRepository:
         repo = getattr(self.local, "repository", None)
@@ -45,8 +47,19 @@ class _Repositories:
         return repo
 
     def warm_in_background(self) -> None:
-        """Have this process hold the history's state from the start (WikiRepository.warm), if
-        there is a cache to read it from."""
+        """Have this process hold the history's state early (WikiRepository.warm), if there is a
+        cache to read it from; once per process, whoever calls first.
+
+        Never called while building the app: gunicorn may build it in the
+        process it then forks its workers from, and a fork taken while another
+        thread holds a lock (SQLite's allocator mutex, say) leaves the child
+        waiting on that lock for good. gitaccess serve calls it as each
+        worker starts; any server's first request in a process calls it too.
+        """
+        with self.warming:
+            if self.warmed_pid == os.getpid():
+                return
+            self.warmed_pid = os.getpid()
         if WikiRepository.cache_directory(self.site).exists():
             threading.Thread(target=self._warm, name="gitaccess-warm", daemon=True).start()
 
@@ -108,7 +121,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["gitaccess"] = site
     gate = Gate(site.config, Authenticator(site).authenticate)
     repositories = _Repositories(site)
-    repositories.warm_in_background()
+    # Opens nothing and starts no thread here (see warm_in_background).
+    app.extensions["gitaccess.worker_started"] = repositories.warm_in_background
+    app.before_request(repositories.warm_in_background)
     app.register_blueprint(git_blueprint(repositories, gate, _Pushes(site, repositories),
                                          push_settings(site.config)))
     app.register_error_handler(GitAccessError, _history_failed)

@@ -30,8 +30,14 @@ def run(app: Flask, host: str, port: int, workers: int) -> None:
         # Pooled connections opened by the master (first-run set-up) stay with it.
         site.db.engine.dispose(close=False)
 
+    def post_worker_init(_worker: Any) -> None:
+        app.extensions["gitaccess.worker_started"]()
+
+    # The master forks every worker: it must hold no connection and run no thread of ours.
+    site.db.engine.dispose()
     _Gunicorn(app, {
         "post_fork": post_fork,
+        "post_worker_init": post_worker_init,
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
