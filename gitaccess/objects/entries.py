@@ -15,6 +15,7 @@ Pure: no database, no I/O.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, compress, count, repeat
 from operator import add, itemgetter
@@ -24,6 +25,7 @@ from dulwich.errors import ObjectFormatException
 from dulwich.objects import parse_tree
 
 from gitaccess.objects.ends import common_ends
+from gitaccess.objects.fsck import DOTFILES, special_name
 
 #: A tree entry as git stores it: (name, mode, object id in hex).
 Entry = tuple[bytes, int, bytes]
@@ -32,6 +34,11 @@ TREE_MODE = 0o040000
 #: The modes git fsck accepts (0o100664 is an old git's, still met in the wild).
 _TREE_MODES = frozenset({0o100644, 0o100755, 0o100664, 0o120000, TREE_MODE, 0o160000})
 _RESERVED_NAMES = frozenset({b"", b".", b"..", b".git"})
+_SYMLINK_MODE = 0o120000
+#: Names that may open as .git or one of git's special dotfiles on some file system: those
+#: starting with a dot, a g or m (NTFS short names) or a non-ASCII byte (HFS+'s ignored code
+#: points), found in the NUL-joined names without a step per entry.
+_SPECIAL_CANDIDATE = re.compile(rb"(?:^|(?<=\0))[.gGmM\x80-\xff][^\0]*")
 #: An entry's bytes besides its name: a mode of six digits (five for a directory), a space,
 #: the name's terminating NUL and the 20-byte object id.
 _ENTRY_OVERHEAD = 6 + 1 + 1 + 20
@@ -135,8 +142,15 @@ def entries_problem(entries: list[Entry]) -> str | None:
     reserved = _RESERVED_NAMES.intersection(names)
     if reserved:
         return f"invalid name {min(reserved)!r}"
-    if b"/" in b"\0".join(names):
+    joined = b"\0".join(names)
+    if b"/" in joined:
         return "a name contains '/'"
+    for candidate in _SPECIAL_CANDIDATE.findall(joined):
+        special = special_name(candidate)
+        if special == b".git":
+            return f"invalid name {candidate!r} (it opens as .git on some systems)"
+        if special in DOTFILES and modes[names.index(candidate)] == _SYMLINK_MODE:
+            return f"{candidate!r} is a symbolic link (git refuses to follow one named {special.decode()})"
     kinds = set(modes)
     if kinds - _TREE_MODES:
         return f"invalid mode {min(kinds - _TREE_MODES):06o}"
@@ -154,7 +168,40 @@ def entries_problem(entries: list[Entry]) -> str | None:
 
 def reread_problem(previous: ParsedTree, reread: Reread) -> str | None:
     """What git refuses in a reread tree, given its previous version passed the same check:
-    the new entries, and their order with their neighbours."""
+    the new entries, their order with their neighbours, and a new name found elsewhere in
+    the tree (a file and a directory of one name need not be neighbours: ``a``, ``a.txt``,
+    ``a/`` sort in that order)."""
     before = previous.entries[reread.first - 1:reread.first] if reread.first else []
     after = previous.entries[reread.end:reread.end + 1]
-    return entries_problem(before + reread.middle + after)
+    problem = entries_problem(before + reread.middle + after)
+    if problem is None and _names_elsewhere(reread.tree.entries, reread.first, len(reread.middle)):
+        return "duplicate entries"
+    return problem
+
+
+def _names_elsewhere(entries: list[Entry], first: int, count_new: int) -> bool:
+    """Whether a name of entries[first:first + count_new] is also taken outside them: as
+    a file where it is a directory or the other way round (entries are in git's order)."""
+    for name, mode, _ in entries[first:first + count_new]:
+        other = name if mode == TREE_MODE else name + b"/"
+        at = bisect_left(entries, other, key=_sort_key)
+        if at < len(entries) and _sort_key(entries[at]) == other:
+            return True
+    return False
+
+
+def _sort_key(entry: Entry) -> bytes:
+    """Where git sorts an entry: a directory as if its name ended with '/'."""
+    return entry[0] + b"/" if entry[1] == TREE_MODE else entry[0]
+
+
+def special_blobs(entries: list[Entry]) -> list[tuple[bytes, bytes]]:
+    """The (dotfile, blob id) of the entries git reads as .gitmodules or .gitattributes,
+    whose contents fsck checks once the blob is at hand."""
+    names = b"\0".join(map(itemgetter(0), entries))
+    found = []
+    for candidate in _SPECIAL_CANDIDATE.findall(names):
+        special = special_name(candidate)
+        if special in (b".gitmodules", b".gitattributes"):
+            found.extend((special, sha) for name, mode, sha in entries if name == candidate and mode != TREE_MODE)
+    return found

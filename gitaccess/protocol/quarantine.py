@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from dulwich.errors import ApplyDeltaError, ChecksumMismatch
 from dulwich.object_format import SHA1
-from dulwich.objects import Commit, ShaFile, Tag, Tree, sha_to_hex
+from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree, sha_to_hex
 from dulwich.pack import (
     OFS_DELTA,
     REF_DELTA,
@@ -36,7 +36,8 @@ from dulwich.pack import (
     load_pack_index,
 )
 
-from gitaccess.objects.entries import RecentTrees, entries_problem, parse, reparse, reread_problem
+from gitaccess.objects.entries import RecentTrees, entries_problem, parse, reparse, reread_problem, special_blobs
+from gitaccess.objects.fsck import BLOB_CHECKS, commit_problem, tag_problem
 from gitaccess.objects.packfile import write_index
 from gitaccess.protocol.incoming import PackCorrupt, PackRefused
 from gitaccess.protocol.objects import type_name
@@ -80,7 +81,7 @@ class Quarantine:
         data = PackData(str(self.pack_path), object_format=SHA1)
         try:
             checker = _Checker.for_pack_data(data, resolve_ext_ref=_ext_ref_resolver(served))
-            entries, external_bases = _check_objects(checker, served, allow_tags, len(data), progress)
+            entries, external_bases, dotfiles = _check_objects(checker, served, allow_tags, len(data), progress)
             index_path = self.path / "incoming.idx"
             with index_path.open("wb") as f:
                 write_index(f, sorted(entries), data.get_stored_checksum())
@@ -90,6 +91,7 @@ class Quarantine:
             raise
         pack.resolve_ext_ref = _ext_ref_resolver(served)
         self._objects = QuarantinedObjects(pack, served, external_bases)
+        _check_dotfiles(self._objects, dotfiles)
         return self._objects
 
 
@@ -150,17 +152,20 @@ def _ext_ref_resolver(served: ObjectSource) -> Callable[[bytes], tuple[int, byte
 
 
 def _check_objects(checker: _Checker, served: ObjectSource, allow_tags: bool, total: int,
-                   progress: Callable[[int, int], None]) -> tuple[list[PackIndexEntry], frozenset[bytes]]:
-    """Parse and check every object and what it refers to; the index entries and the thin-pack bases."""
+                   progress: Callable[[int, int], None]
+                   ) -> tuple[list[PackIndexEntry], frozenset[bytes], list[tuple[bytes, bytes]]]:
+    """Parse and check every object and what it refers to; the index entries, the thin-pack
+    bases, and the (dotfile, blob id) of the .gitmodules and .gitattributes files to check."""
     entries: list[PackIndexEntry] = []
     received: set[bytes] = set()
     referenced: set[bytes] = set()
+    dotfiles: list[tuple[bytes, bytes]] = []
     trees = RecentTrees()
     try:
         for done, unpacked in enumerate(checker, 1):
             sha = sha_to_hex(unpacked.sha())
             if unpacked.obj_type_num == Tree.type_num:
-                referenced.update(_check_tree(sha, unpacked, trees))
+                referenced.update(_check_tree(sha, unpacked, trees, dotfiles))
             else:
                 referenced.update(_parse(sha, unpacked, allow_tags))
             received.add(sha)
@@ -175,7 +180,20 @@ def _check_objects(checker: _Checker, served: ObjectSource, allow_tags: bool, to
     if missing:
         raise MissingObjects(f"the pushed objects refer to {len(missing)} objects that are neither in the pack "
                              f"nor on the server ({_sample(missing)}): fetch, then push again")
-    return entries, frozenset(sha_to_hex(sha) for sha in checker.ext_refs())
+    return entries, frozenset(sha_to_hex(sha) for sha in checker.ext_refs()), dotfiles
+
+
+def _check_dotfiles(objects: QuarantinedObjects, dotfiles: list[tuple[bytes, bytes]]) -> None:
+    """Check the files git reads from a checkout by their name; :class:`BadObject` when git
+    would refuse one (a blob missing from the pack is one the server already accepted)."""
+    for dotfile, sha in dotfiles:
+        try:
+            type_num, data = objects.get_raw(sha)
+        except KeyError:
+            continue
+        problem = BLOB_CHECKS[dotfile](data) if type_num == Blob.type_num else "it is not a file"
+        if problem:
+            raise BadObject(f"the {dotfile.decode()} file {sha.decode()} is refused: {problem}")
 
 
 def _base_key(unpacked: UnpackedObject) -> int | bytes | None:
@@ -189,8 +207,10 @@ def _base_key(unpacked: UnpackedObject) -> int | bytes | None:
     return None
 
 
-def _check_tree(sha: bytes, unpacked: UnpackedObject, trees: RecentTrees) -> list[bytes]:
-    """Check a tree as ``git fsck`` would; the objects its new entries refer to.
+def _check_tree(sha: bytes, unpacked: UnpackedObject, trees: RecentTrees,
+                dotfiles: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """Check a tree as ``git fsck`` would; the objects its new entries refer to (and, added
+    to ``dotfiles``, the special files among them whose contents must be checked).
 
     A tree whose delta base was checked is read from it: only its new
     entries are checked (with their neighbours, for the order), and the
@@ -212,6 +232,7 @@ def _check_tree(sha: bytes, unpacked: UnpackedObject, trees: RecentTrees) -> lis
         raise BadObject(f"the tree {sha.decode()} is malformed: {problem}")
     assert unpacked.offset is not None
     trees.put(tree, unpacked.offset, sha)
+    dotfiles.extend(special_blobs(new))
     if any(map(_GITLINK_MODE.__eq__, map(itemgetter(1), new))):
         return [entry_sha for _name, mode, entry_sha in new if mode != _GITLINK_MODE]
     return list(map(itemgetter(2), new))
@@ -231,11 +252,19 @@ def _parse(sha: bytes, unpacked: UnpackedObject, allow_tags: bool) -> list[bytes
         obj.check()
     except Exception as exc:  # noqa: BLE001 - dulwich's parsers raise many kinds; all mean "malformed"
         raise BadObject(f"the {kind} {name} is malformed: {exc}") from None
+    strict = _STRICT_CHECKS.get(unpacked.obj_type_num)
+    problem = strict(b"".join(unpacked.obj_chunks)) if strict else None
+    if problem:
+        raise BadObject(f"the {kind} {name} is malformed: {problem}")
     if isinstance(obj, Commit):
         return [obj.tree, *obj.parents]
     if isinstance(obj, Tag):
         return [obj.object[1]]
     return []
+
+
+#: git fsck's rules beyond dulwich's checks, by object type.
+_STRICT_CHECKS = {Commit.type_num: commit_problem, Tag.type_num: tag_problem}
 
 
 def _sample(shas: list[bytes]) -> str:
