@@ -55,8 +55,9 @@ def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
-        # Pooled: opening the file and setting its journal mode cost a millisecond, and a
-        # fetch makes a dozen transactions. No limit on connections beyond the pool's own.
+        # Pooled: a fetch makes many short transactions, and opening the file and setting its
+        # journal mode for each cost more than the fetch's own work (docs/history.md). No
+        # limit on connections beyond the pool's own.
         kwargs["max_overflow"] = -1
         kwargs["connect_args"] = {"timeout": 60}
     elif backend == "postgresql" and parsed.drivername == "postgresql":

@@ -97,7 +97,8 @@ class TextRows:
 
     Rebuilding history reads every revision's text in order; with a query
     per revision, the queries (with the one per commit for its aliases) were
-    a tenth of a large wiki's replay. Only the last batch read ahead is
+    a large share of a replay (docs/history.md, "Measurements behind the
+    design"). Only the last batch read ahead is
     kept, so memory holds one batch of texts.
     """
 
