@@ -1,7 +1,7 @@
 """The alias registry: file names for pages whose natural path cannot be used.
 
 An alias maps a path to a title. Every commit carries the registry as
-``Aliases.xml`` at the root (DESIGN.md, "Repository layout"), so a clone
+``Aliases.xml`` at the root (docs/repository.md, "Layout"), so a clone
 knows which file is which page, and a push may edit it to name files its own
 way. Hence the two halves here: an exact generator of that file and a
 strict, defensive parser of what a client pushes (no DTDs, no entities, no
@@ -104,7 +104,7 @@ class AliasRegistry:
     # --- Aliases.xml --------------------------------------------------------
 
     def to_xml(self, codec: TitleCodec) -> bytes:
-        """Aliases.xml exactly as DESIGN.md shows it: one line per entry, sorted by path."""
+        """Aliases.xml exactly as docs/repository.md shows it: one line per entry, sorted by path."""
         root = etree.Element("aliases")
         root.text = "\n  " if self._by_path else "\n"
         for index, (path, title) in enumerate(self._by_path.items()):

@@ -1,4 +1,4 @@
-"""The repository layout (DESIGN.md, "Repository layout"): a page's natural path, and back.
+"""The repository layout (docs/repository.md, "Layout"): a page's natural path, and back.
 
 A page ``Namespace:Some/Page`` of content model M lives at
 ``<namespace directory>/<dbkey, '/' making directories where subpages are
