@@ -63,7 +63,8 @@ def append_beside(cache: ObjectCache, made: Iterable[NewCommit],
 
     Where no writer can be started (an interpreter that cannot run
     ``python -m``, as under some embedded WSGI servers), the append is
-    done here instead.
+    done here instead. Raises CacheWriteError when the writer fails or stops
+    answering; ``made`` is closed first if the writer stopped while it ran.
     """
     ours, theirs = _pipe()
     package_root = str(Path(__file__).resolve().parent.parent)

@@ -47,7 +47,7 @@ class AliasRegistry:
     """An immutable set of aliases: unique paths, unique titles, sorted by path.
 
     Paths must be portable relative paths, and no two may be one file on a
-    case-insensitive system (nor a file and a directory).
+    case-insensitive system (nor a file and a directory); AliasesError otherwise.
     """
 
     def __init__(self, entries: Iterable[Alias] = ()) -> None:
@@ -95,7 +95,7 @@ class AliasRegistry:
 
     def with_aliases(self, aliases: Iterable[Alias]) -> AliasRegistry:
         """A registry with these entries added; an entry for a title already
-        present replaces that title's old entry."""
+        present replaces that title's old entry. AliasesError as the constructor."""
         new = list(aliases)
         replaced = {alias.title for alias in new}
         kept = [alias for alias in self if alias.title not in replaced]

@@ -91,7 +91,8 @@ class Layout:
     ``included`` are the namespace ids in the repository (the Media directory
     follows File: a File page needs its file). ``extensions`` maps content
     models to extensions (the configuration's table); the first model listed
-    for an extension is the one a new file with that extension gets.
+    for an extension is the one a new file with that extension gets. Raises
+    ConfigError when a directory name or extension would make unportable paths.
     """
 
     def __init__(
