@@ -144,7 +144,11 @@ def load_config(
     database_url: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """Build the configuration from options, environment, TOML file and defaults."""
+    """Build the configuration from options, environment, TOML file and defaults.
+
+    Raises ConfigError for a file that is named but missing or not TOML, an
+    unknown section or key, or a value of the wrong type.
+    """
     env = os.environ if environ is None else environ
     path = Path(config_file or env.get("GITACCESS_CONFIG") or DEFAULT_CONFIG_FILE)
     values: dict[str, Any] = {}

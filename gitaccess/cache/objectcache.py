@@ -90,8 +90,8 @@ _introduced = Table(
     Column("depth", Integer, nullable=False),  # delta chain length as stored (0: whole)
 )
 #: The introduced rows of an append, inserted by the driver (SQLite's qmark style): on a
-#: first build's hundreds of thousands of objects, SQLAlchemy's work for each row's
-#: parameters cost more than SQLite's inserting them.
+#: first build's many objects, SQLAlchemy's work for each row's parameters cost more than
+#: SQLite's inserting them.
 _INSERT_INTRODUCED = (f"INSERT INTO {_introduced.name} ({', '.join(c.name for c in _introduced.columns)}) "
                       f"VALUES ({', '.join('?' for _ in _introduced.columns)})")
 _packs = Table(
@@ -193,8 +193,8 @@ class ObjectCache:
         return (row[0], row[1].encode("ascii")) if row else None
 
     def state_commit(self) -> bytes | None:
-        """The commit the stored wiki state belongs to, without reading the state (megabytes
-        on a large wiki, needed only when no process holds a newer one)."""
+        """The commit the stored wiki state belongs to, without reading the state (every
+        page of the wiki, needed only when no process holds a newer one)."""
         with self.engine.connect() as conn:
             sha = conn.execute(select(_commits.c.sha)
                                .join(_state, _commits.c.position == _state.c.position)).scalar()
@@ -472,15 +472,15 @@ class _Append:
         with a whole copy would store a large directory whole every
         MAX_DELTA_DEPTH versions; a delta across a few dozen versions costs
         what they changed. Each restart lands one level deeper than the one
-        before, so whole copies come every few hundred versions instead
-        (measured: the large benchmark wiki's packs 39% smaller).
+        before, so whole copies come every few hundred versions instead,
+        and the packs are much smaller (bench/README.md).
         The recent objects kept in memory are each lineage's newest version:
         a base is taken out as its successor is written, so they hold the
         current text of most pages, not the last few hundred commits' large
         directories. A base no longer there is read back, from the pack being
         written if it is there: a page edited again thousands of commits
-        later is still a delta against its previous text (measured: the
-        large benchmark wiki's blobs took 119 MiB, 47 MiB so).
+        later is still a delta against its previous text, not stored whole
+        (bench/README.md, "Where the pack's bytes are").
         """
         if base is None:
             return None

@@ -40,7 +40,7 @@ from gitaccess.errors import GitAccessError
 
 log = logging.getLogger(__name__)
 
-#: Commits sent at once: a message of a few megabytes at most on a large wiki.
+#: Commits sent at once: few enough that a message stays small on a large wiki.
 SEND_COMMITS = 16
 #: How long the writer may take to start, and to finish once everything is sent.
 START_SECONDS = 60
@@ -63,7 +63,8 @@ def append_beside(cache: ObjectCache, made: Iterable[NewCommit],
 
     Where no writer can be started (an interpreter that cannot run
     ``python -m``, as under some embedded WSGI servers), the append is
-    done here instead.
+    done here instead. Raises CacheWriteError when the writer fails or stops
+    answering; ``made`` is closed first if the writer stopped while it ran.
     """
     ours, theirs = _pipe()
     package_root = str(Path(__file__).resolve().parent.parent)
@@ -160,9 +161,9 @@ Message = tuple[bytes, list[tuple[bytes, int, "bytes | None"]], dict[bytes, byte
 class _Directories:
     """The newest version of each directory's tree, kept alike on both sides of the pipe.
 
-    A large directory's tree is hundreds of kilobytes, rewritten by most
-    commits of a large wiki's history: sent whole, trees were nine tenths of
-    what went through the pipe. Each side knows the version before, so the
+    A large directory's tree is large and rewritten by most commits of a
+    large wiki's history: sent whole, trees were most of what went through
+    the pipe (docs/history.md, "Measurements behind the design"). Each side knows the version before, so the
     delta against it goes instead (three instructions, usually), and the
     writer stores that delta as it is.
     """

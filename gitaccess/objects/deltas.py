@@ -9,12 +9,12 @@ record by record: a directory entry by entry, a text sentence by sentence
 (pieces ending at a full stop or a line's end). Unlike contents get no
 delta, found out from a few samples.
 
-dulwich's ``create_delta`` indexes and searches the whole base instead: 0.45
-ms for a 200 KB directory changed in one place, 30 ms for a 140 KB one
-changed in 25, a quarter of a second for two unlike 30 KB images. On the
-edits of the benchmark wikis' pages it also made larger deltas than
-sentence records do (1.19 MB against 1.01 MB for 5,567 edits, in a third of
-the time), and wiki text, a paragraph a line, is where sentences help most.
+dulwich's ``create_delta`` indexes and searches the whole base instead,
+which costs far more than these comparisons, most of all on large
+directories and unlike contents. On the edits of the benchmark wikis' pages
+it also made larger deltas than sentence records do, more slowly, and wiki
+text, a paragraph a line, is where sentences help most (the figures are in
+docs/history.md, "Measurements behind the design").
 """
 
 from __future__ import annotations
@@ -66,8 +66,7 @@ def alike(base: bytes, data: bytes) -> bool:
 
     A delta between unlike contents (a page rewritten, a re-uploaded image)
     is no smaller than the object; sampling finds that out without a pass
-    over both (``create_delta`` took 10 ms for two unlike 2 KB texts, a
-    quarter of a second for two 30 KB images).
+    over both, where ``create_delta`` is at its slowest on exactly such pairs.
     """
     samples = min(ALIKE_SAMPLES, len(data) // ALIKE_WIDTH)
     if samples < ALIKE_SAMPLES // 2:
@@ -124,8 +123,8 @@ def _record_delta(base: bytes, data: bytes, records: Callable[[bytes], list[byte
     """A delta made record by record (``records`` splits bytes into pieces that join back):
     runs of records that follow each other in ``base`` too become one copy, the rest is inserted.
 
-    Python-paced, one step a record, but linear: a 140 KB directory changed
-    in 25 places takes a few milliseconds, where ``create_delta`` takes 30.
+    Python-paced, one step a record, but linear: a large directory changed
+    in several places takes a fraction of what ``create_delta``'s search does.
     """
     base_records = records(base)
     known = dict(zip(reversed(base_records), reversed(list(accumulate(map(len, base_records), initial=0))[:-1])))

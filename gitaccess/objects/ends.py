@@ -5,13 +5,13 @@ in one place. Blocks of growing size are compared in place (memcmp, in C,
 with no copies), then the differing block is narrowed by halving to a few
 kilobytes, and the two are read as numbers whose exclusive or's highest
 (or lowest) set bit is in the first (or last) differing byte. Finding that place
-costs microseconds, not a walk over every byte in Python. Pure: no I/O.
+costs a few comparisons in C, not a walk over every byte in Python. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 #: Bytes compared first while looking for where two versions differ; each further comparison
-#: covers twice as many, so a 300 KB directory's tree takes a handful.
+#: covers twice as many, so even a large directory's tree takes a handful.
 _FIRST_BLOCK = 4096
 #: The differing block is then halved down to this size, and its first (or last) differing
 #: byte found with one exclusive or of the two blocks read as numbers, where halving took ten

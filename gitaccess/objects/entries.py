@@ -1,10 +1,10 @@
 """Reading pushed git trees: their entries, git's rules for them, and a new version read
 from the previous one.
 
-A push of a thousand commits to a wiki whose main namespace is one
-directory of 6,000 pages carries a thousand versions of that directory,
-each differing from the one before in an entry or two. Reading each
-version whole costs milliseconds in Python; :func:`reparse` reads only the
+A push of many commits to a wiki whose main namespace is one large
+directory carries a version of that directory per commit, each differing
+from the one before in an entry or two. Reading each version whole is slow
+in Python; :func:`reparse` reads only the
 bytes where it differs from its previous version (both versions in hand:
 a delta's base in a pack, a commit's parent) and takes the other entries
 from the previous version's reading. The tests on entries run over whole

@@ -4,8 +4,8 @@ dulwich's ``Pack`` maps the whole pack into memory. Each page it touches
 then counts towards the process's resident memory for as long as the pack
 stays open, and a serving worker keeps its packs open: reading the newest
 version of every page (a ``--depth 1`` clone, a push's bases) touches
-most of a pack, and a worker of a large wiki held hundreds of megabytes of
-mapped pack. Read with ``os.pread`` instead, the bytes live only while an
+most of a pack, so a worker of a large wiki held most of its packs as
+resident memory (bench/README.md has the figures). Read with ``os.pread`` instead, the bytes live only while an
 object is being decoded; the kernel's page cache still spares the disk.
 
 An open pack also stays readable after another process joins it away and
@@ -13,9 +13,8 @@ deletes the file (the descriptor keeps the data), so a reader never sees a
 pack vanish under it.
 
 dulwich's ``write_pack_index`` hashes and writes each entry's fields one
-call at a time: a second for the few hundred thousand objects of a large
-wiki's first build. :func:`write_index` writes the same bytes a table at a
-time.
+call at a time, which is slow for the many objects of a large wiki's first
+build. :func:`write_index` writes the same bytes a table at a time.
 """
 
 from __future__ import annotations

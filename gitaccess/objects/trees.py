@@ -46,9 +46,9 @@ class _Directory:
     replaced (an edit: a page's new blob id) re-joins its block alone, and
     as the tree keeps its size, hashing starts again from that block; an
     entry inserted or removed re-joins the blocks from its own on, and the
-    whole tree is hashed again. A 6,500-page directory then costs about a
-    hundred pieces to join, not 6,500, and half its bytes to hash, on
-    average, for most commits.
+    whole tree is hashed again. A directory of n pages then costs about
+    n / BLOCK_ENTRIES pieces to join, not n, and on average half its bytes
+    to hash, for most commits.
     """
 
     def __init__(self) -> None:

@@ -46,7 +46,11 @@ class RequestBody:
         return self._length - self.received
 
     def read(self, size: int) -> bytes:
-        """Up to ``size`` bytes (at least one), or b"" at the end of the body."""
+        """Up to ``size`` bytes (at least one), or b"" at the end of the body.
+
+        Raises BodyCutShort when the body ends before its announced length or
+        the connection fails, BodyGarbled when its gzip stream is broken.
+        """
         if self._inflater is None:
             return self._read_raw(size)
         while True:
@@ -65,7 +69,7 @@ class RequestBody:
                 return out
 
     def read_up_to(self, size: int) -> bytes:
-        """Exactly ``size`` bytes, fewer only where the body ends."""
+        """Exactly ``size`` bytes, fewer only where the body ends; raises as :meth:`read` does."""
         parts = []
         missing = size
         while missing and (data := self.read(missing)):

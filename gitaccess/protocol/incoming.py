@@ -115,6 +115,9 @@ def copy_pack(read: Callable[[int], bytes], sink: BinaryIO, limits: PackLimits) 
     Checked: the signature and version, every entry's header and zlib stream
     (it must inflate to exactly its declared size), that ofs-deltas point at
     an earlier entry, the trailing SHA-1 and that nothing follows it.
+    Raises PackTooLarge when a limit is exceeded and PackCorrupt when the
+    bytes are not a well-formed pack (both PackRefused: the client is told),
+    as soon as the bytes read show it; what ``read`` raises passes through.
     """
     source = _Source(read, sink, limits.max_bytes)
     signature, version, count = _HEADER.unpack(source.take(_HEADER.size))

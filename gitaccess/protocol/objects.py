@@ -30,7 +30,10 @@ class MissingObject(GitAccessError):
 
 
 def read(store: ObjectSource, sha: bytes, expected: int) -> bytes:
-    """The contents of an object that must exist and have the ``expected`` type."""
+    """The contents of an object that must exist and have the ``expected`` type.
+
+    Raises MissingObject when it is missing or of another type.
+    """
     try:
         type_num, data = store.get_raw(sha)
     except KeyError:
@@ -59,7 +62,7 @@ def commit_links(raw: bytes) -> tuple[bytes, list[bytes]]:
 
 
 def commit_time(raw: bytes) -> int:
-    """The committer timestamp (seconds since the epoch)."""
+    """The committer timestamp (seconds since the epoch); MissingObject if there is none."""
     for line in raw.split(b"\n\n", 1)[0].split(b"\n"):
         if line.startswith(b"committer "):
             return int(line.rsplit(b" ", 2)[1])
@@ -74,7 +77,11 @@ def tag_target(raw: bytes) -> tuple[bytes, int]:
 
 
 def peel(store: ObjectSource, sha: bytes) -> bytes:
-    """Follow annotated tags down to the object they finally name."""
+    """Follow annotated tags down to the object they finally name.
+
+    Raises KeyError when an object of the chain is missing, MissingObject
+    when the chain does not end.
+    """
     for _ in range(100):
         type_num, data = store.get_raw(sha)
         if type_num != TAG:
@@ -88,7 +95,10 @@ def _entries(store: ObjectSource, tree: bytes) -> dict[bytes, tuple[int, bytes]]
 
 
 def walk_tree(store: ObjectSource, tree: bytes, skip: Container[bytes]) -> Iterator[ObjectEntry]:
-    """Every object of ``tree`` not in ``skip``; subtrees in ``skip`` are not entered."""
+    """Every object of ``tree`` not in ``skip``; subtrees in ``skip`` are not entered.
+
+    Raises MissingObject when a tree it enters is missing.
+    """
     if tree in skip:
         return
     yield ObjectEntry(tree, TREE)
@@ -106,6 +116,7 @@ def diff_trees(store: ObjectSource, new: bytes, old: bytes, skip: Container[byte
 
     Everything of ``old`` is assumed present on the receiving side, so an
     unchanged subtree is skipped without being read; so is anything in ``skip``.
+    Raises MissingObject when a tree it reads is missing.
     """
     if new == old or new in skip:
         return

@@ -60,7 +60,10 @@ class PackWriter:
             self._emit(chunk)
 
     def add(self, entry: ObjectEntry) -> None:
-        """Write one object, as a delta against its base when that pays."""
+        """Write one object, as a delta against its base when that pays.
+
+        Raises MissingObject when the store does not have it.
+        """
         if self.stats.objects >= self._expected:
             raise ValueError(f"pack announced {self._expected} objects; cannot add more")
         try:

@@ -68,7 +68,11 @@ class PktReader:
         return self._pos >= len(self._data)
 
     def read(self) -> bytes | Marker:
-        """The next payload, or the :class:`Marker` of a special packet."""
+        """The next payload, or the :class:`Marker` of a special packet.
+
+        Raises ProtocolError for a malformed or cut-short packet, and at the end
+        of the body (a request must end with a flush-pkt).
+        """
         if self.at_end:
             raise ProtocolError("the request ended in the middle of a command (no flush-pkt)")
         header = self._data[self._pos : self._pos + 4]
@@ -104,7 +108,7 @@ class PktReader:
         return packet
 
     def lines_until(self, marker: Marker) -> list[bytes]:
-        """Text lines up to ``marker``; any other special packet is a protocol error."""
+        """Text lines up to ``marker``; ProtocolError for any other special packet (or as :meth:`read`)."""
         lines = []
         while True:
             packet = self.read_line()

@@ -94,7 +94,7 @@ class PushResult:
 class PushDecider(Protocol):
     """Judges and applies a push whose objects have all been received and checked.
 
-    It must apply all of ``commands`` or none (DESIGN.md: all or nothing;
+    It must apply all of ``commands`` or none (docs/repository.md, Push: all or nothing;
     that is also what the ``atomic`` capability promises), compare each
     ref's ``old`` with its current value itself, and report only what really
     happened. ``progress`` sends one line to the client (``remote: ...``).
@@ -112,7 +112,7 @@ class PushSettings:
     max_pack_bytes: int = 1024 * 1024 * 1024
     max_objects: int = 1_000_000
     max_object_bytes: int = 100 * 1024 * 1024
-    #: Annotated tag objects may be pushed (DESIGN.md: no tags unless configured).
+    #: Annotated tag objects may be pushed (docs/repository.md, Push: no tags unless configured).
     allow_tags: bool = False
 
     @property

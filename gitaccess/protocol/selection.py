@@ -134,7 +134,13 @@ class History:
     # ------------------------------------------------------------------ selection
     def select(self, wants: list[bytes], common: int, shallows: list[bytes], deepen: Deepen,
                include_tag: bool) -> Selection:
-        """The objects for ``wants`` that a client holding line position ``common`` lacks."""
+        """The objects for ``wants`` that a client holding line position ``common`` lacks.
+
+        Raises NotOurRef for a want this server does not serve and ProtocolError
+        when ``deepen-since`` leaves no commit to send; reading a commit here, or
+        listing the objects later, raises MissingObject when the served history
+        lacks one.
+        """
         positions = [self.want(w) for w in wants]
         top = max(positions)
         sent: range | set[int]

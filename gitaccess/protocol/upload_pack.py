@@ -213,7 +213,11 @@ class UploadPack:
 
     # ------------------------------------------------------------------ requests
     def serve(self, protocol: int, body: bytes) -> Reply:
-        """Answer one POST to ``git-upload-pack``; :class:`ProtocolError` for a bad request."""
+        """Answer one POST to ``git-upload-pack``.
+
+        Raises ProtocolError (NotOurRef among them) for a bad request, and
+        MissingObject when the served history lacks an object it names.
+        """
         return self._serve_v2(body) if protocol == 2 else self._serve_v0(body)
 
     def _serve_v0(self, body: bytes) -> Reply:

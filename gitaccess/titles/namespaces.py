@@ -121,7 +121,7 @@ class Namespace:
 
 
 class Namespaces:
-    """The wiki's namespace table; immutable."""
+    """The wiki's namespace table; immutable. Raises ValueError for two namespaces with one id."""
 
     def __init__(self, namespaces: Iterable[Namespace]) -> None:
         by_id: dict[int, Namespace] = {}

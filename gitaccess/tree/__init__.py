@@ -1,7 +1,7 @@
 """GitTree: the pure translation between wiki titles and repository paths.
 
 - :mod:`~gitaccess.tree.portable`: is a file name safe on Windows, macOS and Linux (and to git)?
-- :mod:`~gitaccess.tree.layout`: DESIGN.md's layout rules for one title: natural path and back.
+- :mod:`~gitaccess.tree.layout`: docs/repository.md's layout rules for one title: natural path and back.
 - :mod:`~gitaccess.tree.claims`: names a case-insensitive file system would confuse.
 - :mod:`~gitaccess.tree.aliases`: the alias registry and Aliases.xml, both ways.
 - :mod:`~gitaccess.tree.naming`: readable alias names that no title can claim.

@@ -1,7 +1,7 @@
 """The alias registry: file names for pages whose natural path cannot be used.
 
 An alias maps a path to a title. Every commit carries the registry as
-``Aliases.xml`` at the root (DESIGN.md, "Repository layout"), so a clone
+``Aliases.xml`` at the root (docs/repository.md, "Layout"), so a clone
 knows which file is which page, and a push may edit it to name files its own
 way. Hence the two halves here: an exact generator of that file and a
 strict, defensive parser of what a client pushes (no DTDs, no entities, no
@@ -47,7 +47,7 @@ class AliasRegistry:
     """An immutable set of aliases: unique paths, unique titles, sorted by path.
 
     Paths must be portable relative paths, and no two may be one file on a
-    case-insensitive system (nor a file and a directory).
+    case-insensitive system (nor a file and a directory); AliasesError otherwise.
     """
 
     def __init__(self, entries: Iterable[Alias] = ()) -> None:
@@ -95,7 +95,7 @@ class AliasRegistry:
 
     def with_aliases(self, aliases: Iterable[Alias]) -> AliasRegistry:
         """A registry with these entries added; an entry for a title already
-        present replaces that title's old entry."""
+        present replaces that title's old entry. AliasesError as the constructor."""
         new = list(aliases)
         replaced = {alias.title for alias in new}
         kept = [alias for alias in self if alias.title not in replaced]
@@ -104,7 +104,7 @@ class AliasRegistry:
     # --- Aliases.xml --------------------------------------------------------
 
     def to_xml(self, codec: TitleCodec) -> bytes:
-        """Aliases.xml exactly as DESIGN.md shows it: one line per entry, sorted by path."""
+        """Aliases.xml exactly as docs/repository.md shows it: one line per entry, sorted by path."""
         root = etree.Element("aliases")
         root.text = "\n  " if self._by_path else "\n"
         for index, (path, title) in enumerate(self._by_path.items()):

@@ -266,7 +266,8 @@ class GitTree:
     def paths_to_titles(self, paths: Iterable[str], registry: AliasRegistry) -> dict[str, PathTitle]:
         """:meth:`path_to_title` for every file of a pushed tree (Aliases.xml is
         skipped), also refusing two files for one page and names a
-        case-insensitive system would confuse."""
+        case-insensitive system would confuse. Raises PathError for the first
+        path refused."""
         result: dict[str, PathTitle] = {}
         seen: dict[Title, str] = {}
         claims = Claims()

@@ -1,4 +1,4 @@
-"""The repository layout (DESIGN.md, "Repository layout"): a page's natural path, and back.
+"""The repository layout (docs/repository.md, "Layout"): a page's natural path, and back.
 
 A page ``Namespace:Some/Page`` of content model M lives at
 ``<namespace directory>/<dbkey, '/' making directories where subpages are
@@ -91,7 +91,8 @@ class Layout:
     ``included`` are the namespace ids in the repository (the Media directory
     follows File: a File page needs its file). ``extensions`` maps content
     models to extensions (the configuration's table); the first model listed
-    for an extension is the one a new file with that extension gets.
+    for an extension is the one a new file with that extension gets. Raises
+    ConfigError when a directory name or extension would make unportable paths.
     """
 
     def __init__(

@@ -1,7 +1,7 @@
 """The repository as its latest commit shows it, kept so the next commit costs what it changes.
 
-Placing every page (:meth:`GitTree.place`) looks at all of them, and a wiki
-of 10,000 pages would pay that on each of its 100,000 revisions. Most
+Placing every page (:meth:`GitTree.place`) looks at all of them, and a large
+wiki would pay that on each of its many revisions. Most
 commits edit a page that keeps its path, delete one, or create one; for
 those the placement is known without redoing it, because the names taken
 (:class:`Claims`: the registry's, the namespace directories', every placed

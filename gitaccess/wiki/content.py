@@ -26,7 +26,8 @@ def sha1_base36(data: bytes) -> str:
 
 
 def text_row_id(address: str) -> int:
-    """The text row of a content address ``tt:<old_id>``; anything else is unreadable here."""
+    """The text row of a content address ``tt:<old_id>``; UnreadableText for anything else
+    (external storage among them)."""
     if address.startswith("tt:") and address[3:].isdigit():
         return int(address[3:])
     if address.startswith("es:"):
@@ -38,7 +39,11 @@ def text_row_id(address: str) -> int:
 
 
 def decode_text(raw: bytes, flags: str, where: str = "") -> str:
-    """The text of a ``text`` row from its bytes and its old_flags."""
+    """The text of a ``text`` row from its bytes and its old_flags.
+
+    Raises UnreadableText for external storage or history blobs, and for gzip
+    data that does not inflate.
+    """
     flag_set = {f.strip() for f in flags.split(",") if f.strip()}
     if "external" in flag_set or "object" in flag_set:
         raise UnreadableText(

@@ -47,7 +47,11 @@ def _quote_identifier(name: str) -> str:
 
 
 def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
-    """An engine set up the way MediaWiki uses each database."""
+    """An engine set up the way MediaWiki uses each database.
+
+    Raises ConfigError for a URL that is not one, a bad PostgreSQL schema
+    name, or a database whose driver is not installed.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -55,8 +59,9 @@ def make_engine(url: str, pg_schema: str = "mediawiki") -> Engine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
-        # Pooled: opening the file and setting its journal mode cost a millisecond, and a
-        # fetch makes a dozen transactions. No limit on connections beyond the pool's own.
+        # Pooled: a fetch makes many short transactions, and opening the file and setting its
+        # journal mode for each cost more than the fetch's own work (docs/history.md). No
+        # limit on connections beyond the pool's own.
         kwargs["max_overflow"] = -1
         kwargs["connect_args"] = {"timeout": 60}
     elif backend == "postgresql" and parsed.drivername == "postgresql":
@@ -113,7 +118,10 @@ def _sqlite_transactions(engine: Engine) -> None:
 
 
 class WikiDatabase:
-    """The wiki's database: engine, tables and detected schema features."""
+    """The wiki's database: engine, tables and detected schema features.
+
+    Raises ConfigError as :func:`make_engine` does; nothing is connected yet.
+    """
 
     def __init__(self, url: str, prefix: str = "", pg_schema: str = "mediawiki") -> None:
         self.url = url
@@ -178,7 +186,7 @@ class WikiDatabase:
         return "revision_comment_temp" in self.table_names
 
     def require_wiki(self) -> None:
-        """Fail clearly when the database holds no MediaWiki schema."""
+        """Raise DatabaseError, saying what to check, when the database holds no MediaWiki schema."""
         missing = {"page", "revision", "slots", "content", "text", "actor", "comment"} - self.table_names
         if missing:
             raise DatabaseError(

@@ -129,7 +129,7 @@ def hash_directories(name: str) -> str:
 
 
 def public_path(root: Path, name: str) -> Path:
-    """Where the current version of the file ``name`` (dbkey form) lives."""
+    """Where the current version of the file ``name`` (dbkey form) lives; UnsafePath for a bad name."""
     _check_component(name)
     return root / hash_directories(name) / name
 
@@ -140,7 +140,10 @@ def archive_name(timestamp: str, name: str) -> str:
 
 
 def archive_path(root: Path, name: str, archived_as: str) -> Path:
-    """Where an old version of ``name`` lives; hashed by the file's name, not the archive name."""
+    """Where an old version of ``name`` lives; hashed by the file's name, not the archive name.
+
+    Raises UnsafePath for a name, or an archive name, that is not one safe file name.
+    """
     _check_component(name)
     _check_component(archived_as)
     if not _ARCHIVE_NAME.fullmatch(archived_as):
@@ -149,7 +152,10 @@ def archive_path(root: Path, name: str, archived_as: str) -> Path:
 
 
 def deleted_path(root: Path, sha1_base36: str, extension: str) -> Path:
-    """Where a deleted file version lives: deleted/x/y/z/<sha1>.<ext> (LocalRepo::getDeletedHashPath)."""
+    """Where a deleted file version lives: deleted/x/y/z/<sha1>.<ext> (LocalRepo::getDeletedHashPath).
+
+    Raises UnsafePath when the SHA-1 or the extension would not make one safe file name.
+    """
     if not re.fullmatch(r"[0-9a-z]{31}", sha1_base36):
         raise UnsafePath(f"{sha1_base36!r} is not a base-36 SHA-1")
     extension = extension.lower()
@@ -172,7 +178,7 @@ def store(root: Path, path: Path, data: bytes) -> None:
     A reader (MediaWiki serving the file, a concurrent clone) sees the old
     file or the new one, never half of one, and a crash right after the
     call does not lose it: temporary file in the same directory, fsync,
-    rename, fsync of the directory.
+    rename, fsync of the directory. Raises UnsafePath as :func:`stage` does.
     """
     install(stage(root, path, data), path)
 
@@ -181,7 +187,8 @@ def stage(root: Path, path: Path, data: bytes) -> Path:
     """Write ``data`` durably to a temporary file beside ``path``; :func:`install` puts it in place.
 
     Splitting the two lets a wiki change write its files before its database
-    transaction commits and show them only after it has.
+    transaction commits and show them only after it has. Raises UnsafePath
+    when ``path`` is not inside ``root``.
     """
     resolved_root = root.resolve()
     target = path.resolve()

@@ -62,7 +62,7 @@ def _comment_join(db: WikiDatabase, query: Select[Any]) -> Select[Any]:
 
 
 def revision_text(db: WikiDatabase, conn: Connection, rev_id: int, role: str = "main") -> str:
-    """The text of one slot of a revision."""
+    """The text of one slot of a revision; UnreadableText when it has none or it cannot be read."""
     row = conn.execute(db.prepared(_slot_address), {"rev": rev_id, "role": role}).first()
     if row is None:
         raise UnreadableText(f"revision {rev_id} has no {role} slot")
@@ -97,8 +97,9 @@ class TextRows:
 
     Rebuilding history reads every revision's text in order; with a query
     per revision, the queries (with the one per commit for its aliases) were
-    a tenth of a large wiki's replay. Only the last batch read ahead is
-    kept, so memory holds one batch of texts.
+    a large share of a replay (docs/history.md, "Measurements behind the
+    design"). Only the last batch read ahead is kept, so memory holds one
+    batch of texts.
     """
 
     #: Ids per query read ahead (well within every database's limit on bound parameters).
@@ -120,7 +121,10 @@ class TextRows:
                 self._ahead[old_id] = (raw, flags or "")
 
     def text(self, conn: Connection, address: str, where: str) -> str:
-        """The text at a content address; ``where`` names it in errors."""
+        """The text at a content address; ``where`` names it in errors.
+
+        Raises UnreadableText when the address or its text row cannot be read.
+        """
         old_id = text_row_id(address)
         raw, flags = self._ahead.pop(old_id, None) or _stored_text(self.db, conn, old_id, where)
         return decode_text(raw, flags, f" ({where})")

@@ -19,7 +19,10 @@ CONTENT_MODELS = ("wikitext", "javascript", "css", "json", "text", "Scribunto")
 
 
 def create(db: WikiDatabase) -> None:
-    """Create an empty wiki: MediaWiki's tables, their seed rows, and gitaccess's tables."""
+    """Create an empty wiki: MediaWiki's tables, their seed rows, and gitaccess's tables.
+
+    Raises DatabaseError when the database already holds MediaWiki tables.
+    """
     if db.sqlite_path is not None:
         db.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     existing = db.table_names & {spec["name"] for spec in abstract_schema()}
