@@ -1,9 +1,10 @@
-"""Writing a plan the way MediaWiki would have, thousands of rows at a time.
+"""Writing a plan the way MediaWiki would have, many rows per statement.
 
 :class:`BulkWriter` keeps the rows that later edits change or remove in
 memory and inserts everything with SQLAlchemy Core executemany, instead of
-WikiWriter's round trips per row, which would make generating the large
-wiki take an hour.
+WikiWriter's round trips per row, which make generating a large wiki too
+slow to wait for. The row values themselves come from the same rules as
+WikiWriter's (gitaccess.wiki.rows), so both write the same rows.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from sqlalchemy import Connection, func, insert, select, update
 from bench.plan import DeleteOp, EditOp, MoveOp, UploadOp
 from gitaccess.titles.namespaces import FILE
 from gitaccess.site import Site
-from gitaccess.titles.codec import InvalidTitle, Title
+from gitaccess.titles.codec import Title
 from gitaccess.wiki import files, phpserial
 from gitaccess.wiki.content import sha1_base36
-from gitaccess.wiki.writer import (
+from gitaccess.wiki.rows import (
     RC_EDIT,
     RC_LOG,
     RC_NEW,
     Editor,
     comment_hash,
-    redirect_target,
+    is_countable,
+    redirect_row,
     truncate_comment,
 )
 
@@ -55,7 +57,7 @@ class _Page:
 class BulkWriter:
     """The rows a plan's edits leave in a MediaWiki 1.39 database, in memory, then inserted in bulk.
 
-    Mirrors WikiWriter (gitaccess/wiki/writer.py and uploads.py) row for row
+    Mirrors WikiWriter (gitaccess/wiki/writer.py, rows.py and uploads.py) row for row
     and id for id; rows that later edits change or remove (page,
     revision/archive, recentchanges, redirect, image) are kept in memory
     and inserted once at the end, the others as they are made.
@@ -209,25 +211,19 @@ class BulkWriter:
         return log_id
 
     def countable(self, namespace: int, text: str, model: str) -> bool:
-        return (namespace in self.content_namespaces and model == "wikitext"
-                and redirect_target(text) is None and "[[" in text)
+        return is_countable(namespace, text, model, self.content_namespaces)
 
     def count_user_edit(self, editor: Editor) -> None:
         if editor.user_id:
             self.editcount[editor.user_id] += 1
 
     def set_redirect(self, page_id: int, text: str, model: str) -> bool:
+        """Keep the page's redirect row (inserted at the end) in step with its text; True if it redirects."""
         self.redirects.pop(page_id, None)
-        target = redirect_target(text) if model == "wikitext" else None
-        if target is None:
-            return False
-        try:
-            title = self.titles.parse(target)
-        except InvalidTitle:
-            return False
-        self.redirects[page_id] = dict(rd_from=page_id, rd_namespace=title.namespace, rd_title=title.dbkey,
-                                       rd_interwiki=title.interwiki, rd_fragment=title.fragment.replace(" ", "_"))
-        return True
+        row = redirect_row(self.titles, page_id, text, model)
+        if row is not None:
+            self.redirects[page_id] = row
+        return row is not None
 
     def _prefixed(self, namespace: int, dbkey: str) -> str:
         return self.titles.full_text(Title(namespace, dbkey), canonical=False)

@@ -9,7 +9,8 @@ from gitaccess.errors import EditConflict
 from gitaccess.site import Site
 from gitaccess.wiki import reader, standalone
 from gitaccess.wiki.content import sha1_base36
-from gitaccess.wiki.writer import Editor, WikiWriter, comment_hash, truncate_comment
+from gitaccess.wiki.rows import comment_hash, truncate_comment
+from gitaccess.wiki.writer import Editor, WikiWriter
 
 ADMIN = Editor("Admin", 1, frozenset({"sysop"}), ip="127.0.0.1")
 TEXT1 = "Hello '''world'''.\n[[Bar]] {{Greeting}} [[Category:Tests]]"
