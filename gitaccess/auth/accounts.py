@@ -83,6 +83,7 @@ class Authenticator:
 
     def __init__(self, site: Site) -> None:
         self.site = site
+        self._blocks = account_rows.BlockCheck()
 
     def authenticate(self, login: str, password: str, address: str) -> Account:
         """The account for these credentials; :class:`AuthError` with one vague message otherwise."""
@@ -113,7 +114,7 @@ class Authenticator:
                 log.warning("cannot check the password of %s: %s", name, exc)
                 raise refused from None
             groups = reader.user_groups(db, conn, user.id) | {"*", "user"}
-            blocked = account_rows.is_blocked(db, conn, user.id)
+            blocked = self._blocks.is_blocked(db, conn, user.id)
         config = self.site.config
         can_push = bool(groups & set(config.gitaccess_groups))
         can_read = can_push or bool(groups & set(config.read_groups)) or config.anonymous_read

@@ -10,10 +10,13 @@ in ``oathauth_devices``, older versions in ``oathauth_users``; MediaWiki
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, column, or_, select, table
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, Integer, Select, bindparam, column, inspect, or_, select, table
+from sqlalchemy.types import TypeEngine
 
 from gitaccess.wiki.database import WikiDatabase
-from gitaccess.wiki.types import wiki_timestamp
+from gitaccess.wiki.types import WikiString, WikiTimestamp, wiki_timestamp
 
 #: OATHAuth's tables naming enrolled users, newest first: (table, user id column).
 _TWO_FACTOR_TABLES = (("oathauth_devices", "oad_user"), ("oathauth_users", "id"))
@@ -31,19 +34,50 @@ def has_two_factor(db: WikiDatabase, conn: Connection, user_id: int) -> bool:
     return False
 
 
-def is_blocked(db: WikiDatabase, conn: Connection, user_id: int) -> bool:
-    """Whether an unexpired sitewide or partial block targets the account."""
-    now = wiki_timestamp()
-    if "block_target" in db.table_names:
-        # MediaWiki 1.42+ schema, not in the 1.39 table definitions gitaccess carries.
-        bt = table(db.prefix + "block_target", column("bt_id"), column("bt_user"))
-        b = table(db.prefix + "block", column("bl_target"), column("bl_expiry"))
-        query = select(b.c.bl_target).join(bt, bt.c.bt_id == b.c.bl_target).where(
-            bt.c.bt_user == user_id, or_(b.c.bl_expiry == "infinity", b.c.bl_expiry > now)
-        )
+class BlockCheck:
+    """Whether an unexpired sitewide or partial block targets an account.
+
+    Expiries are compared as the database declares the expiry column, read
+    by reflection the first time each block table is queried: MediaWiki on
+    MySQL/MariaDB and SQLite keeps them as 14-digit text or ``infinity``,
+    on PostgreSQL as ``timestamp with time zone``, which refuses a
+    comparison with text (``operator does not exist: timestamp with time
+    zone = character varying``). Which table holds blocks is decided on each
+    call from :attr:`WikiDatabase.table_names`, so a wiki upgraded to 1.42
+    is followed once the database has forgotten its schema. One instance
+    serves one wiki. Database errors pass to the caller as SQLAlchemy raises them.
+    """
+
+    def __init__(self) -> None:
+        self._queries: dict[str, Select[Any]] = {}
+
+    def is_blocked(self, db: WikiDatabase, conn: Connection, user_id: int) -> bool:
+        holder = "block" if "block_target" in db.table_names else "ipblocks"
+        query = self._queries.get(holder)
+        if query is None:
+            query = self._queries[holder] = _block_query(db, conn, holder)
+        return conn.execute(query, {"user": user_id, "now": wiki_timestamp()}).first() is not None
+
+
+def _block_query(db: WikiDatabase, conn: Connection, holder: str) -> Select[Any]:
+    """Any block of :user unexpired at :now, in ``block``/``block_target`` (MediaWiki 1.42+,
+    not in the 1.39 table definitions gitaccess carries) or ``ipblocks``."""
+    if holder == "block":
+        expiry = column("bl_expiry", _expiry_type(db, conn, "block", "bl_expiry"))
+        bt = table(db.prefix + "block_target", column("bt_id", Integer), column("bt_user", Integer))
+        b = table(db.prefix + "block", column("bl_target", Integer), expiry)
+        query = select(b.c.bl_target).join(bt, bt.c.bt_id == b.c.bl_target).where(bt.c.bt_user == bindparam("user"))
     else:
-        ib = db.tables.ipblocks
-        query = select(ib.c.ipb_id).where(
-            ib.c.ipb_user == user_id, or_(ib.c.ipb_expiry == "infinity", ib.c.ipb_expiry > now)
-        )
-    return conn.execute(query.limit(1)).first() is not None
+        expiry = column("ipb_expiry", _expiry_type(db, conn, "ipblocks", "ipb_expiry"))
+        ib = table(db.prefix + "ipblocks", column("ipb_id", Integer), column("ipb_user", Integer), expiry)
+        query = select(ib.c.ipb_id).where(ib.c.ipb_user == bindparam("user"))
+    return query.where(or_(expiry == "infinity", expiry > bindparam("now", type_=expiry.type))).limit(1)
+
+
+def _expiry_type(db: WikiDatabase, conn: Connection, name: str, expiry: str) -> TypeEngine[str]:
+    """How to bind an expiry (14 digits or ``infinity``) for the column as the database declares it:
+    as a timestamp for a date-time column, as text otherwise."""
+    declared = next(c["type"] for c in inspect(conn).get_columns(db.prefix + name) if c["name"] == expiry)
+    if isinstance(declared, DateTime):
+        return WikiTimestamp()
+    return WikiString("binary", 14, fixed=True)
