@@ -202,8 +202,8 @@ def refresh() -> None:
     """Bring the served history up to the wiki now, showing progress.
 
     The first request after an import, or after an upgrade that changed the
-    object cache's format, would otherwise wait for this (minutes on a
-    large wiki); serving does the same whenever the wiki has changed.
+    object cache's format, would otherwise wait for this, long on a large
+    wiki; serving does the same whenever the wiki has changed.
     """
     site = _site()
     site.db.require_wiki()
