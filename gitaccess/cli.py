@@ -16,7 +16,6 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo
-from sqlalchemy.exc import DBAPIError
 
 from gitaccess.auth import accounts
 from gitaccess.app import create_app, site_of
@@ -33,6 +32,7 @@ from gitaccess.titles.codec import InvalidTitle, Title
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import PathError
 from gitaccess.wiki import migrate, standalone
+from gitaccess.wiki.refusals import DatabaseRefusal, refusal_text
 from gitaccess.wiki.writer import Editor, WikiWriter
 
 MAIN_PAGE_TEXT = (
@@ -61,8 +61,8 @@ class _Group(FlaskGroup):
         except GitAccessError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
-        except DBAPIError as exc:
-            click.echo("error: the database refused: " + " ".join(str(exc.orig).split()), err=True)
+        except DatabaseRefusal as exc:
+            click.echo("error: the database refused: " + refusal_text(exc), err=True)
             ctx.exit(1)
 
 
@@ -202,8 +202,8 @@ def refresh() -> None:
     """Bring the served history up to the wiki now, showing progress.
 
     The first request after an import, or after an upgrade that changed the
-    object cache's format, would otherwise wait for this (minutes on a
-    large wiki); serving does the same whenever the wiki has changed.
+    object cache's format, would otherwise wait for this, long on a large
+    wiki; serving does the same whenever the wiki has changed.
     """
     site = _site()
     site.db.require_wiki()

@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from gitaccess.config import Config
 from gitaccess.titles.namespaces import Namespace, Namespaces
 from gitaccess.titles.codec import Title, TitleCodec
 from gitaccess.tree.aliases import Alias, AliasRegistry
 from gitaccess.tree.layout import Layout, included_namespaces
+from gitaccess.wiki import siterows
 from gitaccess.wiki.database import WikiDatabase
+from gitaccess.wiki.location import database_exists
 
 SITEINFO_KEY = "siteinfo"
 
@@ -64,18 +62,11 @@ class Site:
 
     def database_exists(self) -> bool:
         """False for an embedded SQLite database whose file is not there yet."""
-        url = make_url(self.config.effective_database_url)
-        if url.get_backend_name() == "sqlite":
-            return bool(url.database) and Path(url.database).exists()
-        return True
+        return database_exists(self.config.effective_database_url)
 
     def stored_site(self) -> dict[str, Any]:
         """Site settings a dump import stored (empty when there are none)."""
-        if not self.database_exists() or "git_site" not in self.db.table_names:
-            return {}
-        gs = self.db.tables.git_site
-        with self.db.read() as conn:
-            raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == SITEINFO_KEY)).scalar()
+        raw = siterows.site_setting(self.db, SITEINFO_KEY) if self.database_exists() else None
         return json.loads(raw) if raw else {}
 
     def forget_stored_site(self) -> None:
@@ -134,23 +125,15 @@ class Site:
 
     def aliases(self) -> AliasRegistry:
         """The alias registry as published so far (empty before any history was served)."""
-        if not self.database_exists() or "git_alias" not in self.db.table_names:
+        if not self.database_exists():
             return AliasRegistry()
-        ga = self.db.tables.git_alias
-        with self.db.read() as conn:
-            rows = conn.execute(select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)
-                                .where(ga.c.ga_until.is_(None))).all()
-        return AliasRegistry(Alias(path, Title(ns, key)) for path, ns, key in rows)
+        return AliasRegistry(Alias(path, Title(ns, key)) for path, ns, key in siterows.published_aliases(self.db))
 
     @cached_property
     def interwikis(self) -> tuple[frozenset[str], frozenset[str]]:
         """(all interwiki prefixes, local ones) from the interwiki table."""
-        if not self.database_exists() or "interwiki" not in self.db.table_names:
-            return frozenset(), frozenset()
-        iw = self.db.tables.interwiki
-        with self.db.read() as conn:
-            rows = conn.execute(select(iw.c.iw_prefix, iw.c.iw_local)).all()
-        return frozenset(r[0] for r in rows), frozenset(r[0] for r in rows if r[1])
+        rows = siterows.interwiki_prefixes(self.db) if self.database_exists() else []
+        return frozenset(prefix for prefix, _ in rows), frozenset(prefix for prefix, local in rows if local)
 
     @cached_property
     def titles(self) -> TitleCodec:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, column, or_, select, table
-
 from gitaccess.errors import AuthError
 from gitaccess.titles.namespaces import USER
 from gitaccess.auth.passwords import (
@@ -25,8 +23,8 @@ from gitaccess.auth.passwords import (
 )
 from gitaccess.site import Site
 from gitaccess.titles.codec import InvalidTitle, TitleCodec
+from gitaccess.wiki import accounts as account_rows
 from gitaccess.wiki import reader
-from gitaccess.wiki.types import wiki_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -80,43 +78,12 @@ class Account:
         return self.grants is None or bool(self.grants & GRANTS_FOR[action])
 
 
-def _two_factor(site: Site, conn: Connection, user_id: int) -> bool:
-    """OATHAuth's tables (1.41+: oathauth_devices; before: oathauth_users) name 2FA users."""
-    names = site.db.table_names
-    for name, id_column in (("oathauth_devices", "oad_user"), ("oathauth_users", "id")):
-        if name in names:
-            query = select(column(id_column)).select_from(table(site.db.prefix + name)).where(
-                column(id_column) == user_id
-            )
-            if conn.execute(query.limit(1)).first() is not None:
-                return True
-    return False
-
-
-def _blocked(site: Site, conn: Connection, user_id: int) -> bool:
-    """Whether an unexpired sitewide or partial block targets the account."""
-    now = wiki_timestamp()
-    t = site.db.tables
-    if "block_target" in site.db.table_names:
-        # MediaWiki 1.42+ schema, not in the 1.39 table definitions gitaccess carries.
-        bt = table(site.db.prefix + "block_target", column("bt_id"), column("bt_user"))
-        b = table(site.db.prefix + "block", column("bl_target"), column("bl_expiry"))
-        query = select(b.c.bl_target).join(bt, bt.c.bt_id == b.c.bl_target).where(
-            bt.c.bt_user == user_id, or_(b.c.bl_expiry == "infinity", b.c.bl_expiry > now)
-        )
-    else:
-        ib = t.ipblocks
-        query = select(ib.c.ipb_id).where(
-            ib.c.ipb_user == user_id, or_(ib.c.ipb_expiry == "infinity", ib.c.ipb_expiry > now)
-        )
-    return conn.execute(query.limit(1)).first() is not None
-
-
 class Authenticator:
     """Checks HTTP Basic credentials against the wiki's accounts."""
 
     def __init__(self, site: Site) -> None:
         self.site = site
+        self._blocks = account_rows.BlockCheck()
 
     def authenticate(self, login: str, password: str, address: str) -> Account:
         """The account for these credentials; :class:`AuthError` with one vague message otherwise."""
@@ -141,13 +108,13 @@ class Authenticator:
                     if not bot_password_allows_ip(row[1], address):
                         raise refused
                     grants = bot_password_grants(row[2])
-                elif not verify_password(user.password, password) or _two_factor(self.site, conn, user.id):
+                elif not verify_password(user.password, password) or account_rows.has_two_factor(db, conn, user.id):
                     raise refused
             except UnsupportedHash as exc:
                 log.warning("cannot check the password of %s: %s", name, exc)
                 raise refused from None
             groups = reader.user_groups(db, conn, user.id) | {"*", "user"}
-            blocked = _blocked(self.site, conn, user.id)
+            blocked = self._blocks.is_blocked(db, conn, user.id)
         config = self.site.config
         can_push = bool(groups & set(config.gitaccess_groups))
         can_read = can_push or bool(groups & set(config.read_groups)) or config.anonymous_read

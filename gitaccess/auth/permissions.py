@@ -8,15 +8,16 @@ are not run: the README says so.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
-
-from sqlalchemy import Connection, Select, bindparam, select
+from typing import TYPE_CHECKING, Iterable
 
 from gitaccess.titles.namespaces import MEDIAWIKI, USER
 from gitaccess.titles.codec import Title
 from gitaccess.wiki.database import WikiDatabase
-from gitaccess.wiki.schema import Tables
+from gitaccess.wiki.protection import page_restrictions
 from gitaccess.wiki.types import wiki_timestamp
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 #: MediaWiki 1.39's DefaultSettings.php $wgGroupPermissions, for the rights a push needs.
 GROUP_RIGHTS: dict[str, frozenset[str]] = {
@@ -100,13 +101,8 @@ class Rights:
 def protection_levels(db: WikiDatabase, conn: Connection, page_id: int) -> dict[str, str]:
     """{action: level} of the page's unexpired protections (page_restrictions)."""
     now = wiki_timestamp()
-    rows = conn.execute(db.prepared(_restrictions), {"page": page_id})
+    rows = page_restrictions(db, conn, page_id)
     return {kind: level for kind, level, expiry in rows if level and (expiry in (None, "infinity") or expiry > now)}
-
-
-def _restrictions(t: Tables) -> Select[Any]:
-    pr = t.page_restrictions.c
-    return select(pr.pr_type, pr.pr_level, pr.pr_expiry).where(pr.pr_page == bindparam("page"))
 
 
 def protection_problem(rights: Rights, levels: dict[str, str], action: str) -> str | None:

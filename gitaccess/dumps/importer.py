@@ -26,13 +26,10 @@ import functools
 import io
 import json
 import os
-import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-
-from sqlalchemy import Column, Connection, ScalarSelect, Table, func, insert, select, text, update
+from typing import TYPE_CHECKING, BinaryIO
 
 from gitaccess.dumps import reader as dumps
 from gitaccess.dumps.reader import Contributor, DumpError, DumpNamespace, LogItem, Page, Revision, SiteInfo, Upload
@@ -41,25 +38,26 @@ from gitaccess.errors import DumpImportError
 from gitaccess.titles.namespaces import FILE
 from gitaccess.site import SITEINFO_KEY, Site, StoredNamespace, apply_siteinfo
 from gitaccess.titles.codec import InvalidTitle, Title, TitleCodec
-from gitaccess.wiki import files, standalone
+from gitaccess.wiki import files, siterows, standalone
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.database import on_rollback
+from gitaccess.wiki.dumprows import DumpRows
 from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER
 from gitaccess.wiki.reader import user_by_name
 from gitaccess.wiki.types import wiki_timestamp
 from gitaccess.wiki.writer import Editor, WikiWriter
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 __all__ = ["ImportStats", "import_dump"]
 
 #: The name MediaWiki's importer gives an edit whose dump has no contributor.
 UNKNOWN_USER = "Unknown user"
-#: RevisionRecord::DELETED_* (and File::DELETED_*) bits.
-#: Warnings kept in ImportStats; a dump of a million stubs must not fill memory with them.
+#: Warnings kept in ImportStats; a stub dump of a large wiki must not fill memory with them.
 MAX_WARNINGS = 100
 #: Distinct contributors whose actor ids are remembered between revisions.
 _ACTOR_CACHE_SIZE = 10_000
-
-#: MainSlotRoleHandler::getDefaultModel: code pages by their title's suffix.
 
 Progress = Callable[[int], None]
 
@@ -150,45 +148,6 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
-class _Ids:
-    """Ids for one table's rows: the dump's own where free, else the next above every id in use.
-
-    Rows get explicit ids even when the dump has none, because a dump's ids
-    come in any order and the database's own counter would hand out one the
-    dump uses later; PostgreSQL's sequences are set past them afterwards.
-    """
-
-    def __init__(self, conn: Connection, column: Column[int], *also_used: Column[int]) -> None:
-        self.conn = conn
-        self.column = column
-        self.columns = (column, *also_used)
-        self.high = max(int(conn.execute(select(func.max(c))).scalar() or 0) for c in self.columns)
-
-    def take(self, wanted: int | None) -> int:
-        if wanted is not None and wanted > 0 and (wanted > self.high or not self._used(wanted)):
-            self.high = max(self.high, wanted)
-            return wanted
-        self.high += 1
-        return self.high
-
-    def note(self, used: int) -> None:
-        """An id the database assigned itself."""
-        self.high = max(self.high, used)
-
-    def _used(self, value: int) -> bool:
-        return any(self.conn.execute(select(c).where(c == value).limit(1)).first() for c in self.columns)
-
-    def sync_sequence(self) -> None:
-        """Make PostgreSQL's sequence hand out ids above every one taken (MySQL
-        and SQLite move their counters past explicit ids themselves)."""
-        if self.conn.dialect.name != "postgresql" or self.high == 0:
-            return
-        self.conn.execute(
-            text("SELECT setval(pg_get_serial_sequence(:table, :column), :value)"),
-            {"table": f'"{self.column.table.name}"', "column": self.column.name, "value": self.high},
-        )
-
-
 @dataclass(frozen=True)
 class _SlotText:
     """One slot of a revision to store."""
@@ -245,16 +204,12 @@ class _Importer:
     def __init__(self, site: Site, conn: Connection, titles: TitleCodec, may_adopt: bool) -> None:
         self.site = site
         self.conn = conn
-        self.t = site.db.tables
+        self.rows = DumpRows(site.db, conn)
         self.titles = titles
         self.may_adopt = may_adopt
         self.upload_root = site.config.upload_directory
         self.stats = ImportStats()
         self.writer = WikiWriter(site.db, conn, titles=titles)
-        t = self.t
-        self.page_ids = _Ids(conn, t.page.c.page_id)
-        self.rev_ids = _Ids(conn, t.revision.c.rev_id, t.archive.c.ar_rev_id)
-        self.log_ids = _Ids(conn, t.logging.c.log_id)
         self.page: _PageState | None = None
         self.articles = 0
         self.extra_warnings = 0
@@ -301,9 +256,7 @@ class _Importer:
         )
         self.writer = WikiWriter(self.site.db, self.conn, titles=self.titles)
         value = {"sitename": info.sitename, "namespaces": [asdict(ns) for ns in stored]}
-        self.conn.execute(
-            insert(self.t.git_site).values(gs_key=SITEINFO_KEY, gs_value=json.dumps(value, ensure_ascii=False))
-        )
+        siterows.add_site_setting(self.site.db, self.conn, SITEINFO_KEY, json.dumps(value, ensure_ascii=False))
         self.stats.adopted_siteinfo = True
 
     def _check_namespaces(self, namespaces: tuple[DumpNamespace, ...]) -> None:
@@ -427,7 +380,7 @@ class _Importer:
         """
         editor, actor_id = actor
         page_id = self._page_row(page, timestamp)
-        rev_id = self.rev_ids.take(wanted_id)
+        rev_id = self.rows.rev_ids.take(wanted_id)
         latest = page.latest
         in_order = latest is None or (timestamp, rev_id) > (latest.timestamp, latest.rev_id)
         parent = latest if in_order else None
@@ -440,12 +393,7 @@ class _Importer:
             origin=main.origin, rev_id=rev_id,
         )
         for slot in stored[1:]:
-            self.conn.execute(
-                insert(self.t.slots).values(
-                    slot_revision_id=rev_id, slot_role_id=self.writer.role_id(slot.role),
-                    slot_content_id=slot.content_id, slot_origin=slot.origin or rev_id,
-                )
-            )
+            self.rows.add_slot(rev_id, self.writer.role_id(slot.role), slot.content_id, slot.origin or rev_id)
         page.revisions += 1
         self.stats.revisions += 1
         if in_order:
@@ -467,15 +415,8 @@ class _Importer:
     def _page_row(self, page: _PageState, timestamp: str) -> int:
         """The page's id, inserting its row at the first revision (page_latest is set when it ends)."""
         if page.page_id is None:
-            page.page_id = self.page_ids.take(page.dump_id)
-            self.conn.execute(
-                insert(self.t.page).values(
-                    page_id=page.page_id, page_namespace=page.title.namespace, page_title=page.title.dbkey,
-                    page_is_redirect=0, page_is_new=1, page_random=random.random(), page_touched=timestamp,
-                    page_links_updated=None, page_latest=0, page_len=0, page_content_model="wikitext",
-                    page_lang=None,
-                )
-            )
+            page.page_id = self.rows.page_ids.take(page.dump_id)
+            self.rows.add_page(page.page_id, page.title.namespace, page.title.dbkey, timestamp)
             self.stats.pages += 1
         return page.page_id
 
@@ -494,32 +435,16 @@ class _Importer:
             self._warn(f"page {page.shown!r} has no revisions in the dump and was not created")
             return
         if page.out_of_order:
-            self._fix_parents(page.page_id)
+            self.rows.fix_parents(page.page_id)
         title = page.title
         is_redirect = self.writer.set_redirect(page.page_id, latest.text, latest.main.model)
-        p = self.t.page
-        self.conn.execute(
-            update(p).where(p.c.page_id == page.page_id).values(
-                page_latest=latest.rev_id, page_len=sum(s.size for s in latest.slots.values()),
-                page_touched=latest.timestamp, page_is_redirect=int(is_redirect),
-                page_content_model=latest.main.model, page_is_new=int(page.revisions == 1),
-            )
+        self.rows.finish_page(
+            page.page_id, latest=latest.rev_id, length=sum(s.size for s in latest.slots.values()),
+            touched=latest.timestamp, is_redirect=is_redirect, model=latest.main.model,
+            is_new=page.revisions == 1,
         )
         self.articles += self.writer.countable(title.namespace, latest.text, latest.main.model)
         self.writer.queue_refresh_links(title.namespace, title.dbkey, latest.editor, "edit-page", wiki_timestamp())
-
-    def _fix_parents(self, page_id: int) -> None:
-        """rev_parent_id by (timestamp, id) order, for a page whose revisions came out of order."""
-        r = self.t.revision
-        rows = self.conn.execute(
-            select(r.c.rev_id, r.c.rev_parent_id)
-            .where(r.c.rev_page == page_id)
-            .order_by(r.c.rev_timestamp, r.c.rev_id)
-        ).all()
-        parents = [0] + [row.rev_id for row in rows[:-1]]
-        for row, parent in zip(rows, parents):
-            if row.rev_parent_id != parent:
-                self.conn.execute(update(r).where(r.c.rev_id == row.rev_id).values(rev_parent_id=parent))
 
     # ------------------------------------------------------------------ contributors
     def _load_actor(self, contributor: Contributor) -> tuple[Editor, int]:
@@ -557,17 +482,10 @@ class _Importer:
         editor, actor_id = actor
         comment = upload.comment or ""
         columns = self._file_columns(page.title.dbkey, upload, sha1, actor_id)
+        self.rows.add_file(columns, archive_name=upload.archivename,
+                           deleted=DELETED_USER if upload.contributor.deleted else 0)
         if current:
-            self.conn.execute(insert(self.t.image).values({"img_" + k: v for k, v in columns.items()}))
             page.has_current_file = True
-        else:
-            self.conn.execute(
-                insert(self.t.oldimage).values(
-                    {"oi_" + k: v for k, v in columns.items()}
-                    | {"oi_archive_name": upload.archivename,
-                       "oi_deleted": DELETED_USER if upload.contributor.deleted else 0}
-                )
-            )
         # MediaWiki makes the description page when a file is first uploaded, from its comment.
         associated = None
         if page.latest is None:
@@ -575,7 +493,7 @@ class _Importer:
             associated = self._insert_revision(
                 page, [description], actor, comment=comment, timestamp=upload.timestamp
             )
-        self.log_ids.sync_sequence()
+        self.rows.log_ids.sync_sequence()
         log_id = self.writer.log_event(
             editor, actor_id, type="upload", action="overwrite" if page.file_versions else "upload",
             namespace=FILE, dbkey=page.title.dbkey, page_id=self._page_row(page, upload.timestamp),
@@ -583,7 +501,7 @@ class _Importer:
             params={"img_sha1": sha1, "img_timestamp": upload.timestamp}, associated_rev=associated,
             publish=False,
         )
-        self.log_ids.note(log_id)
+        self.rows.log_ids.note(log_id)
         page.file_versions += 1
         self.stats.uploads += 1
 
@@ -640,46 +558,26 @@ class _Importer:
         if self._log_exists(item, title):
             return
         _, actor_id = self._actor(item.contributor)
-        lg = self.t.logging
-        self.conn.execute(
-            insert(lg).values(
-                log_id=self.log_ids.take(item.id), log_type=item.type, log_action=item.action,
-                log_timestamp=item.timestamp, log_actor=actor_id, log_namespace=title.namespace,
-                log_title=title.dbkey, log_page=None, log_comment_id=self.writer.comment_id(item.comment or ""),
-                log_params=item.params or "", log_deleted=item.deleted,
-            )
+        self.rows.add_log(
+            self.rows.log_ids.take(item.id), log_type=item.type, action=item.action, timestamp=item.timestamp,
+            actor=actor_id, namespace=title.namespace, dbkey=title.dbkey,
+            comment=self.writer.comment_id(item.comment or ""), params=item.params or "", deleted=item.deleted,
         )
         self.stats.log_items += 1
 
     def _log_exists(self, item: LogItem, title: Title) -> bool:
         """MediaWiki's importer skips a log item that is already there; for uploads the entry
         this import wrote for the file version counts, whatever its parameters."""
-        lg = self.t.logging
-        same = [
-            lg.c.log_type == item.type, lg.c.log_action == item.action, lg.c.log_timestamp == item.timestamp,
-            lg.c.log_namespace == title.namespace, lg.c.log_title == title.dbkey,
-        ]
-        if item.type != "upload":
-            same.append(lg.c.log_params == (item.params or ""))
-        return self.conn.execute(select(lg.c.log_id).where(*same).limit(1)).first() is not None
+        params = None if item.type == "upload" else item.params or ""
+        return self.rows.log_exists(item.type, item.action, item.timestamp, title.namespace, title.dbkey, params)
 
     # ------------------------------------------------------------------ the end
     def _finish(self) -> None:
         """Counters as MediaWiki's initSiteStats.php computes them, and the id sequences."""
         self._finish_page()
-        for ids in (self.page_ids, self.rev_ids, self.log_ids):
+        for ids in (self.rows.page_ids, self.rows.rev_ids, self.rows.log_ids):
             ids.sync_sequence()
-        t = self.t
-
-        def count(table: Table) -> ScalarSelect[int]:
-            return select(func.count()).select_from(table).scalar_subquery()
-
-        self.conn.execute(
-            update(t.site_stats).values(
-                ss_total_pages=count(t.page), ss_total_edits=count(t.revision) + count(t.archive),
-                ss_good_articles=self.articles, ss_images=count(t.image),
-            )
-        )
+        self.rows.recount_site_stats(self.articles)
         if self.extra_warnings:
             self.stats.warnings.append(f"... and {self.extra_warnings} more warnings")
 
