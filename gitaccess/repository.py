@@ -14,7 +14,8 @@ from typing import Callable, Iterable, Iterator
 
 from gitaccess.cache.objectcache import STATE_INTERVAL, ObjectCache
 from gitaccess.cache.writer import append_beside
-from gitaccess.journal.history import History, Made, Progress, StaleCache, WikiState
+from gitaccess.journal.history import History, Progress, StaleCache
+from gitaccess.journal.state import NewCommit, WikiState
 from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
 
@@ -95,7 +96,7 @@ class WikiRepository:
         return state
 
     def _advance(self, kept: tuple[bytes | None, WikiState] | None,
-                 progress: Progress | None = None) -> tuple[WikiState, Iterator[Made]]:
+                 progress: Progress | None = None) -> tuple[WikiState, Iterator[NewCommit]]:
         """A state brought to the cache's head, and the journal's commits after it, to be made.
 
         The state starts from ``kept`` (one this process holds, with the
@@ -160,19 +161,19 @@ class WikiRepository:
             self.history.place(state)
             self._kept = (head[1] if head else None, state)
 
-    def _append(self, made: Iterable[Made], state: WikiState, beside: bool) -> None:
+    def _append(self, made: Iterable[NewCommit], state: WikiState, beside: bool) -> None:
         """Cache commits, in this process or (``beside``) a second one."""
         if beside:
             append_beside(self.cache, made, state.to_json)
         else:
             self.cache.append(made, state.to_json)
 
-    def _store(self, made: Iterable[Made], state: WikiState, *, beside: bool = False) -> None:
+    def _store(self, made: Iterable[NewCommit], state: WikiState, *, beside: bool = False) -> None:
         self._append(made, state, beside)
         head = self.cache.head()
         self._kept = (head[1] if head else None, state)
 
-    def store(self, made: list[Made], state: WikiState, parent: bytes | None) -> None:
+    def store(self, made: list[NewCommit], state: WikiState, parent: bytes | None) -> None:
         """Cache commits just journaled on top of ``parent`` (a push's), sparing their replay.
 
         If the cache moved meanwhile, nothing is stored: the next refresh

@@ -27,7 +27,9 @@ from sqlalchemy import Connection
 
 from gitaccess.auth.accounts import Account
 from gitaccess.errors import EditConflict, GitAccessError, PageExists, PageMissing
-from gitaccess.journal.history import Builder, Made, Marks, StaleCache, Unit, WikiState
+from gitaccess.journal.builder import Builder
+from gitaccess.journal.history import StaleCache
+from gitaccess.journal.state import Marks, NewCommit, Unit, WikiState
 from gitaccess.titles.namespaces import FILE, MEDIA
 from gitaccess.auth.permissions import Rights, protection_levels, protection_problem
 from gitaccess.protocol.repository import ObjectSource
@@ -214,7 +216,7 @@ class Receiver:
     # ------------------------------------------------------------------ applying
     def _apply(self, conn: Connection, chain: list[Commit], side: list[Commit], head: bytes | None,
                state: WikiState, objects: PushedObjects, diffs: dict[bytes, list[Change]], editor: Editor,
-               rights: Rights, progress: Progress) -> list[Made]:
+               rights: Rights, progress: Progress) -> list[NewCommit]:
         """Make the chain's changes in the wiki and journal its commits; returns the commits with
         the objects they introduced. ``state``, the wiki state at ``head``, becomes the state
         after them (what the cache then holds)."""
@@ -246,7 +248,7 @@ class Receiver:
         clash_checked: set[tuple[str, bytes]] = set()
         created_revs: set[int] = set()
         created_logs: set[int] = set()
-        made: list[Made] = []
+        made: list[NewCommit] = []
         for number, commit in enumerate(chain, 1):
             where = f"commit {commit.id.decode()[:12]} ({summary_of(commit)[:60]})"
             progress(f"applying commit {number}/{len(chain)}")
@@ -281,7 +283,7 @@ class Receiver:
             last_rev = max(writer.made_revisions, default=marks.rev)
             created_revs.update(r.rev_id for r in unit.revisions)
             created_logs.update(e.log_id for e in unit.logs)
-            builder = Builder(history, conn, state, Marks(last_rev, first_log), layout)
+            builder = Builder(self.site, history.texts, conn, state, Marks(last_rev, first_log), layout)
             builder.apply(unit)
             state.aliases = list(registry)
             tree, new_aliases = builder.tree()
