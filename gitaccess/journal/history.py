@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from dulwich.objects import Commit, ShaFile
@@ -27,6 +28,7 @@ from gitaccess.journal.builder import Builder, EarlierTitles
 from gitaccess.journal.commits import Identity, make_commit, message, wiki_identity
 from gitaccess.journal.rows import JournalRows
 from gitaccess.journal.state import Marks, NewCommit, Unit, WikiState, group
+from gitaccess.objects.trees import TreeObject
 from gitaccess.site import Site
 from gitaccess.titles.codec import Title
 from gitaccess.tree.aliases import Alias
@@ -46,6 +48,34 @@ class HistoryError(GitAccessError):
 
 class StaleCache(HistoryError):
     """The cache's head is not the journal's head: replay the journal first."""
+
+
+class PushedTreeDiffers(HistoryError):
+    """The wiki's rows, after a pushed commit's changes, make a tree other than the commit's.
+
+    ``tree`` is the tree the wiki would show, ``objects`` the new objects it
+    is made of (to tell the pusher where the two differ).
+    """
+
+    def __init__(self, commit: Commit, tree: bytes, objects: list[ShaFile | TreeObject]) -> None:
+        super().__init__(f"commit {commit.id.decode()} would be shown with tree {tree.decode()}")
+        self.commit = commit
+        self.tree = tree
+        self.objects = objects
+
+
+@dataclass(frozen=True)
+class PushedCommit:
+    """A pushed commit for :meth:`History.journal_push`, with how to make its changes in the wiki."""
+
+    commit: Commit
+    #: The alias registry the commit's tree has (its Aliases.xml).
+    aliases: list[Alias]
+    #: Whether the journal's active aliases become ``aliases`` (else they stay as they are).
+    sets_aliases: bool
+    #: Makes the commit's changes in the wiki, in the push's transaction; returns the ids of the
+    #: revisions and log entries it made.
+    write: Callable[[], tuple[list[int], list[int]]]
 
 
 #: Journaled commits whose activity is read from the database together while replaying.
@@ -245,12 +275,62 @@ class History:
         return make_commit(tree, [head], identity, identity, text)
 
     # --- pushes
-    def current_layout(self, conn: Connection) -> int:
-        """The layout id new commits are made with (recording the configuration's if it changed)."""
-        return self._current_layout_id(conn, self._head_layout(conn))
+    def journal_push(self, conn: Connection, head: bytes | None, state: WikiState,
+                     commits: Sequence[PushedCommit], side: list[Commit], objects: Any) -> list[NewCommit]:
+        """Journal a push: each commit's changes made in the wiki, then the commit appended byte
+        for byte once the wiki's rows rebuild its tree.
 
-    def append_pushed(self, conn: Connection, commit: Commit, unit: Unit, marks: Marks, layout_id: int,
-                      registry: list[Alias] | None, side: list[Commit], objects: Any) -> list[ShaFile]:
+        ``conn`` is the push's write transaction (the caller made sure the
+        journal row exists, :meth:`ensure_journal_row`); this takes the journal
+        lock. ``head`` is the served head the commits build on, ``state`` the
+        wiki state there, changed in place to the state after them. ``side``
+        are the merged side branches' commits (in ``objects``), kept with the
+        last commit because the wiki cannot make them again. Returns the
+        commits with the objects they introduced, for the cache.
+
+        Raises :class:`StaleCache` when the journal or the wiki moved on from
+        ``head``, :class:`PushedTreeDiffers` when the wiki would show a commit's
+        tree differently; what a commit's ``write`` raises propagates. The
+        caller rolls the transaction back on any of them.
+        """
+        marks = self.marks(conn, lock=True)
+        if self.head(conn) != head:
+            raise StaleCache("the journal moved on from the pushed commits' parent")
+        rev_mark, log_mark = events.high_water_marks(self.db, conn)
+        if rev_mark > marks.rev or log_mark > marks.log:
+            raise StaleCache("the wiki has activity the journal has not read")
+        layout_id = self._current_layout_id(conn, self._head_layout(conn))
+        layout = self.layout(conn, layout_id)
+        made_revs: list[int] = []
+        created_revs: set[int] = set()
+        created_logs: set[int] = set()
+        made: list[NewCommit] = []
+        for number, pushed in enumerate(commits, 1):
+            first_log = marks.log if number == 1 else max(created_logs, default=marks.log)
+            rev_ids, log_ids = pushed.write()
+            made_revs += rev_ids
+            # Only this push's own rows: another writer's, committed meanwhile, are not this commit's.
+            unit = Unit(revisions=events.revisions_with_ids(self.db, conn, rev_ids),
+                        logs=events.logs_with_ids(self.db, conn, log_ids))
+            created_revs.update(r.rev_id for r in unit.revisions)
+            created_logs.update(e.log_id for e in unit.logs)
+            context = Marks(max(made_revs, default=marks.rev), first_log)
+            builder = self._builder(conn, state, context, layout)
+            builder.apply(unit)
+            state.aliases = list(pushed.aliases)
+            tree, new_aliases = builder.tree()
+            if tree.encode("ascii") != pushed.commit.tree or new_aliases:
+                raise PushedTreeDiffers(pushed.commit, tree.encode("ascii"), builder.objects)
+            builder.objects += self._append_pushed(conn, pushed.commit, unit, context, layout_id,
+                                                   list(pushed.aliases) if pushed.sets_aliases else None,
+                                                   side if number == len(commits) else [], objects)
+            made.append(builder.commit(pushed.commit))
+        new_marks = Marks(*events.high_water_marks(self.db, conn), marks.rev_gaps, marks.log_gaps)
+        self._save_marks(conn, new_marks, created=(created_revs, created_logs), previous=marks)
+        return made
+
+    def _append_pushed(self, conn: Connection, commit: Commit, unit: Unit, marks: Marks, layout_id: int,
+                       registry: list[Alias] | None, side: list[Commit], objects: Any) -> list[ShaFile]:
         """Journal a pushed commit byte for byte, with the aliases its Aliases.xml set (None: the
         journal's, unchanged) and the side-branch objects the wiki cannot make again; returns
         those objects."""
@@ -281,8 +361,8 @@ class History:
             conn.execute(insert(ga).values(ga_path=alias.path, ga_namespace=alias.title.namespace,
                                            ga_title=alias.title.dbkey, ga_seq=seq))
 
-    def save_marks(self, conn: Connection, marks: Marks, *, created: tuple[set[int], set[int]],
-                   previous: Marks) -> None:
+    def _save_marks(self, conn: Connection, marks: Marks, *, created: tuple[set[int], set[int]],
+                    previous: Marks) -> None:
         """Move the marks past a push's own revisions and log entries; ids in between that
         are not the push's (another writer's transaction) stay gaps to look for."""
         revs, logs = created
