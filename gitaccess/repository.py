@@ -3,7 +3,13 @@
 :meth:`WikiRepository.refresh` brings the object cache up to the journal
 (replaying commits another server or an earlier process journaled) and the
 journal up to the wiki (new activity made anywhere, MediaWiki included). It
-is cheap when nothing changed: a handful of index lookups.
+is cheap when nothing changed: index lookups only.
+
+A process keeps the wiki state it stored last, per cache directory
+(``WikiRepository._kept_states``), so that its next refresh or push starts
+from there instead of reading the stored state again; every
+:class:`WikiRepository` of the process on that directory shares it, under
+the cache's lock.
 """
 
 from __future__ import annotations
@@ -151,7 +157,7 @@ class WikiRepository:
 
         A serving process calls it as it starts, in the background: its first
         catch-up then costs what is new, not reading the stored state and
-        placing every page of the wiki (seconds on a large one).
+        placing every page of the wiki.
         """
         with self.cache.locked():
             if self._kept is not None or self.cache.state_commit() is None:

@@ -53,8 +53,8 @@ class Builder:
 
     It reads the wiki through ``conn`` (texts, titles before moves, file
     versions) and holds the objects it made until :meth:`commit` hands them
-    over. A database error propagates; a text missing from the wiki raises
-    what :class:`TextRows` raises.
+    over. A revision whose text cannot be read raises
+    :class:`gitaccess.errors.UnreadableText`; other database errors propagate.
     """
 
     def __init__(self, site: Site, texts: TextRows, conn: Connection, state: WikiState, marks: Marks,

@@ -105,7 +105,8 @@ class History:
 
     # --- layouts
     def layout(self, conn: Connection, layout_id: int) -> Layout:
-        """The layout recorded under an id (git_site "layout:<id>")."""
+        """The layout recorded under an id (git_site "layout:<id>"); :class:`HistoryError` when
+        the journal names a layout that was never recorded."""
         if layout_id not in self._layouts:
             gs = self.db.tables.git_site
             raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == f"layout:{layout_id}")).scalar()
@@ -137,6 +138,7 @@ class History:
 
     # --- reading the journal
     def head(self, conn: Connection) -> bytes | None:
+        """The journal's newest commit; None while it is empty."""
         gh = self.db.tables.git_hash
         sha = conn.execute(select(gh.c.gh_sha1).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
         return sha.encode("ascii") if sha else None
@@ -166,7 +168,7 @@ class History:
             pass  # another server made it meanwhile
 
     def behind(self, marks: Marks) -> bool:
-        """Is there wiki activity the journal has not read? Three index lookups."""
+        """Is there wiki activity the journal has not read? Cheap: index lookups only."""
         if self.ahead(marks):
             return True
         if not (marks.rev_gaps or marks.log_gaps):
@@ -190,6 +192,10 @@ class History:
         commits come one by one (the cache stores them as they come, so a
         long history is never all in memory); the transaction commits once
         the last has been taken, so the caller must store them only after that.
+
+        Raises :class:`StaleCache` when another server journaled meanwhile
+        (replay, then try again) and :class:`HistoryError` when the wiki lacks
+        what a commit needs; nothing is journaled then.
         """
         self.ensure_journal_row()
         with self.db.write() as conn:
@@ -249,7 +255,8 @@ class History:
         return sorted(set(range(after + 1, upto + 1)) - set(events.ids_between(self.db, conn, kind, after, upto)))
 
     def commit_for(self, unit: Unit, tree: bytes, parents: list[bytes]) -> Commit:
-        """The commit of a unit: its user and time, summary and trailers (DESIGN.md, Commits)."""
+        """The commit of a unit: its user and time, summary and trailers (docs/history.md, What makes a
+        commit)."""
         lead = unit.lead
         config = self.site.config
         author = wiki_identity(None if lead.deleted & DELETED_USER else lead.user_name, config.server_name,
@@ -269,7 +276,8 @@ class History:
         return conn.execute(select(gh.c.gh_layout).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
 
     def layout_commit(self, layout_id: int, tree: bytes, head: bytes) -> Commit:
-        """The commit of a configuration change that moved files (DESIGN.md: by the gitaccess identity)."""
+        """The commit of a configuration change that moved files, by the gitaccess identity (not a
+        wiki user: no one edited)."""
         identity = Identity("gitaccess", f"gitaccess@{self.site.config.server_name}", int(time.time()))
         text = message("Apply the configuration's new repository layout", [("Layout", str(layout_id))])
         return make_commit(tree, [head], identity, identity, text)
@@ -385,8 +393,9 @@ class History:
     def replay(self, state: WikiState, after: bytes | None, progress: Progress | None = None) -> Iterator[NewCommit]:
         """Rebuild the journal's commits after ``after`` (None: from the start), checking each SHA-1.
 
-        Raises :class:`HistoryError` naming the first commit that cannot be
-        rebuilt identically.
+        Raises :class:`StaleCache` when ``after`` is no longer in the journal
+        (redacted: replay from the start), :class:`RebuildMismatch` naming the
+        first commit that cannot be rebuilt identically.
         """
         t = self.db.tables
         gh = t.git_hash
@@ -511,15 +520,21 @@ class History:
         return made
 
     def verify(self, progress: Progress | None = None) -> int:
-        """Rebuild every journaled commit from the database; returns how many, raises on a difference."""
+        """Rebuild every journaled commit from the database; returns how many.
+
+        Raises :class:`RebuildMismatch` (a :class:`HistoryError`) naming the
+        first commit that no longer rebuilds identically: the admin's cue to
+        run ``gitaccess redact``.
+        """
         return sum(1 for _ in self.replay(WikiState(), None, progress))
 
     def redact(self) -> int:
         """Rewrite history from the first commit that no longer rebuilds, without what the wiki now hides.
 
-        The one rewrite of published history (DESIGN.md, Commits), always an
+        The one rewrite of published history (docs/history.md, Reproducibility), always an
         admin's explicit act: the branch moves non-fast-forward. Returns how
-        many commits were rewritten (0: nothing to do).
+        many commits were rewritten (0: nothing to do). Raises
+        :class:`HistoryError` when the wiki lacks what a kept commit needs.
         """
         try:
             self.verify()

@@ -1,4 +1,4 @@
-"""Pushed commits become wiki edits (gitaccess.push.receiver), checked without the HTTP layer."""
+"""Pushed commits become wiki edits (gitaccess.push), checked without the HTTP layer."""
 
 from __future__ import annotations
 
