@@ -47,7 +47,8 @@ class HistoryError(GitAccessError):
 
 
 class StaleCache(HistoryError):
-    """The cache's head is not the journal's head: replay the journal first."""
+    """The journal moved past the head the caller builds on (the cache's, or a push's parent):
+    replay the journal first (a push is refused: its pusher fetches first)."""
 
 
 class PushedTreeDiffers(HistoryError):
