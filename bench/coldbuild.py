@@ -11,7 +11,7 @@ one that ends up making no commit; seconds; pages in the tree), then one
 kills it at its deadline and extrapolates from the progress lines; the journal is written in one
 transaction, so a killed build leaves the database as it was.
 
-The progress lines come from wrapping ``history.Builder.tree``, an
+The progress lines come from wrapping ``builder.Builder.tree``, an
 internal of gitaccess (no public surface reports a build's progress); if a
 rewrite removes it, the build still runs and is timed, only without
 progress lines.
@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.generate import config_for
-from gitaccess.journal import history
+from gitaccess.journal import builder
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     site = Site(config_for(args.wiki))
     started = time.perf_counter()
     made = 0
-    tree = getattr(getattr(history, "Builder", None), "tree", None)
+    tree = getattr(getattr(builder, "Builder", None), "tree", None)
 
     def counting_tree(self: Any) -> Any:
         nonlocal made
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return result
 
     if tree is not None:  # else no progress lines: a killed build cannot be extrapolated
-        history.Builder.tree = counting_tree  # type: ignore[method-assign]
+        builder.Builder.tree = counting_tree  # type: ignore[method-assign]
     writer = _ChildrenPeak()
     writer.start()
     repository = WikiRepository(site)

@@ -88,7 +88,7 @@ def _history_failed(error: GitAccessError) -> Response:
 
 
 class _Pushes:
-    """The push decider: each push becomes wiki edits through gitaccess.push.receiver."""
+    """The push decider: each push becomes wiki edits through gitaccess.push.receiver.Receiver."""
 
     def __init__(self, site: Site, repositories: _Repositories) -> None:
         self.site = site

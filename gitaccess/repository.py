@@ -3,7 +3,13 @@
 :meth:`WikiRepository.refresh` brings the object cache up to the journal
 (replaying commits another server or an earlier process journaled) and the
 journal up to the wiki (new activity made anywhere, MediaWiki included). It
-is cheap when nothing changed: a handful of index lookups.
+is cheap when nothing changed: index lookups only.
+
+A process keeps the wiki state it stored last, per cache directory
+(``WikiRepository._kept_states``), so that its next refresh or push starts
+from there instead of reading the stored state again; every
+:class:`WikiRepository` of the process on that directory shares it, under
+the cache's lock.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from typing import Callable, Iterable, Iterator
 
 from gitaccess.cache.objectcache import STATE_INTERVAL, ObjectCache
 from gitaccess.cache.writer import append_beside
-from gitaccess.journal.history import History, Made, Progress, StaleCache, WikiState
+from gitaccess.journal.history import History, Progress, StaleCache
+from gitaccess.journal.state import NewCommit, WikiState
 from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
 
@@ -95,7 +102,7 @@ class WikiRepository:
         return state
 
     def _advance(self, kept: tuple[bytes | None, WikiState] | None,
-                 progress: Progress | None = None) -> tuple[WikiState, Iterator[Made]]:
+                 progress: Progress | None = None) -> tuple[WikiState, Iterator[NewCommit]]:
         """A state brought to the cache's head, and the journal's commits after it, to be made.
 
         The state starts from ``kept`` (one this process holds, with the
@@ -150,7 +157,7 @@ class WikiRepository:
 
         A serving process calls it as it starts, in the background: its first
         catch-up then costs what is new, not reading the stored state and
-        placing every page of the wiki (seconds on a large one).
+        placing every page of the wiki.
         """
         with self.cache.locked():
             if self._kept is not None or self.cache.state_commit() is None:
@@ -160,19 +167,19 @@ class WikiRepository:
             self.history.place(state)
             self._kept = (head[1] if head else None, state)
 
-    def _append(self, made: Iterable[Made], state: WikiState, beside: bool) -> None:
+    def _append(self, made: Iterable[NewCommit], state: WikiState, beside: bool) -> None:
         """Cache commits, in this process or (``beside``) a second one."""
         if beside:
             append_beside(self.cache, made, state.to_json)
         else:
             self.cache.append(made, state.to_json)
 
-    def _store(self, made: Iterable[Made], state: WikiState, *, beside: bool = False) -> None:
+    def _store(self, made: Iterable[NewCommit], state: WikiState, *, beside: bool = False) -> None:
         self._append(made, state, beside)
         head = self.cache.head()
         self._kept = (head[1] if head else None, state)
 
-    def store(self, made: list[Made], state: WikiState, parent: bytes | None) -> None:
+    def store(self, made: list[NewCommit], state: WikiState, parent: bytes | None) -> None:
         """Cache commits just journaled on top of ``parent`` (a push's), sparing their replay.
 
         If the cache moved meanwhile, nothing is stored: the next refresh

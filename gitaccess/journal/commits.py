@@ -1,4 +1,4 @@
-"""Commit objects for wiki-made commits: identities, messages, trailers (DESIGN.md, Commits).
+"""Commit objects for wiki-made commits: identities, messages, trailers (docs/history.md, What makes a commit).
 
 Pure: everything here depends only on its arguments, so a commit rebuilt
 from the journal on any machine is byte-identical to the one first served.

@@ -1,12 +1,14 @@
 """The history journal: wiki activity turned into commits whose SHA-1s never change.
 
-docs/history.md describes the design. New activity is read after the
-journal's high-water marks, grouped into units (a revision, a tree-changing
-log entry, an upload with its File page revision), applied to the wiki's
-state (which page is where, with which blob) and appended to ``git_hash``
-inside one transaction holding the journal lock. Replaying the journal
-applies the same units again: that rebuilds the object cache and is what
-``gitaccess verify`` checks.
+docs/history.md describes the design. :class:`History` reads new activity
+after the journal's high-water marks, groups it into units, applies them to
+the wiki's state with a :class:`~gitaccess.journal.builder.Builder` and
+appends their commits to ``git_hash`` inside one transaction holding the
+journal lock (:meth:`History.catch_up`); journals a push's commits the same
+way (:meth:`History.journal_push`); and applies the journaled units again to
+rebuild the object cache (:meth:`History.replay`), check the journal
+(:meth:`History.verify`) or rewrite it without what the wiki now hides
+(:meth:`History.redact`).
 """
 
 from __future__ import annotations
@@ -14,31 +16,30 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from dulwich.objects import Blob, Commit, ShaFile
-from sqlalchemy import Connection, Table, func, insert, or_, select, update
+from dulwich.objects import Commit, ShaFile
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gitaccess.errors import GitAccessError
-from gitaccess.titles.namespaces import FILE, MEDIA
+from gitaccess.journal.builder import Builder, EarlierTitles
+from gitaccess.journal.commits import Identity, make_commit, message, wiki_identity
+from gitaccess.journal.rows import JournalRows
+from gitaccess.journal.state import Marks, NewCommit, Unit, WikiState, group
+from gitaccess.objects.trees import TreeObject
 from gitaccess.site import Site
 from gitaccess.titles.codec import Title
-from gitaccess.tree.aliases import Alias, AliasRegistry
-from gitaccess.journal.commits import Identity, make_commit, message, wiki_identity
-from gitaccess.tree.gittree import GitTree
-from gitaccess.objects.trees import TreeObject
-from gitaccess.tree.view import Changes, Entry, RepositoryView
-from gitaccess.tree.layout import ALIASES_FILE, Layout
-from gitaccess.wiki import events, files
-from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER, Event, LogEvent, RevisionEvent
+from gitaccess.tree.aliases import Alias
+from gitaccess.tree.layout import Layout
+from gitaccess.wiki import events
+from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER
 from gitaccess.wiki.reader import TextRows
 
 log = logging.getLogger(__name__)
 
 JOURNAL_KEY = "journal"
-BLOB_MODE = 0o100644
 
 
 class HistoryError(GitAccessError):
@@ -46,194 +47,36 @@ class HistoryError(GitAccessError):
 
 
 class StaleCache(HistoryError):
-    """The cache's head is not the journal's head: replay the journal first."""
+    """The journal moved past the head the caller builds on (the cache's, or a push's parent):
+    replay the journal first (a push is refused: its pusher fetches first)."""
 
 
-# ---------------------------------------------------------------------- state
-@dataclass
-class PageState:
-    """A page as the repository shows it at one point of history."""
+class PushedTreeDiffers(HistoryError):
+    """The wiki's rows, after a pushed commit's changes, make a tree other than the commit's.
 
-    namespace: int
-    dbkey: str
-    model: str
-    blob: str | None  # hex id; None while every revision so far is hidden
-    timestamp: str
-
-
-@dataclass
-class WikiState:
-    """Everything a commit's tree is made from, as of one journal position.
-
-    Pages and Media files change through the methods below, which note what
-    each title showed before (``changed``), so the next tree is made from
-    what changed (:class:`RepositoryView`, kept in ``view``, not stored).
+    ``tree`` is the tree the wiki would show, ``objects`` the new objects it
+    is made of (to tell the pusher where the two differ).
     """
 
-    pages: dict[int, PageState] = field(default_factory=dict)
-    media: dict[str, str] = field(default_factory=dict)
-    #: When each title first entered the tree: earlier titles keep their natural names.
-    published: dict[Title, int] = field(default_factory=dict)
-    aliases: list[Alias] = field(default_factory=list)
-    tree: str | None = None
-    changed: dict[Title, Entry | None | bool] = field(default_factory=dict, repr=False, compare=False)
-    #: Titles published for the first time since the tree was last made.
-    fresh: set[Title] = field(default_factory=set, repr=False, compare=False)
-    view: RepositoryView | None = field(default=None, repr=False, compare=False)
-    _titles: dict[Title, list[int]] | None = field(default=None, repr=False, compare=False)
-
-    # --- looking up
-    def page_at(self, namespace: int, dbkey: str) -> int | None:
-        """The page holding a title (the first, should a broken wiki have two)."""
-        ids = self._index().get(Title(namespace, dbkey))
-        return ids[0] if ids else None
-
-    def _index(self) -> dict[Title, list[int]]:
-        if self._titles is None:
-            self._titles = {}
-            for page_id, page in self.pages.items():
-                self._titles.setdefault(Title(page.namespace, page.dbkey), []).append(page_id)
-        return self._titles
-
-    def entry(self, title: Title) -> Entry | None | bool:
-        """What the tree shows for a title: (model, blob), None, or False when two pages hold it."""
-        if title.namespace == MEDIA:
-            blob = self.media.get(title.dbkey)
-            return (None, blob) if blob is not None else None
-        ids = self._index().get(title, [])
-        if len(ids) > 1:
-            return False
-        page = self.pages[ids[0]] if ids else None
-        return (page.model, page.blob) if page is not None and page.blob is not None else None
-
-    # --- changing
-    def _touch(self, title: Title) -> None:
-        if title not in self.changed:
-            self.changed[title] = self.entry(title)
-
-    def add_page(self, page_id: int, page: PageState) -> None:
-        self.remove_page(page_id)
-        title = Title(page.namespace, page.dbkey)
-        self._touch(title)
-        self.pages[page_id] = page
-        ids = self._index().setdefault(title, [])
-        if ids:
-            self._titles = None  # two pages at one title: rebuilt in page order when next needed
-        ids.append(page_id)
-
-    def remove_page(self, page_id: int) -> None:
-        page = self.pages.get(page_id)
-        if page is None:
-            return
-        title = Title(page.namespace, page.dbkey)
-        index = self._index()
-        self._touch(title)
-        del self.pages[page_id]
-        if len(index.get(title, ())) > 1:
-            self._titles = None
-        else:
-            index.pop(title, None)
-
-    def set_text(self, page_id: int, model: str, blob: str | None, timestamp: str) -> None:
-        page = self.pages[page_id]
-        self._touch(Title(page.namespace, page.dbkey))
-        page.model, page.blob, page.timestamp = model, blob, timestamp
-
-    def rename_page(self, page_id: int, namespace: int, dbkey: str) -> None:
-        page = self.pages[page_id]
-        self.remove_page(page_id)
-        page.namespace, page.dbkey = namespace, dbkey
-        self.add_page(page_id, page)
-
-    def set_media(self, name: str, blob: str | None) -> None:
-        self._touch(Title(MEDIA, name))
-        if blob is None:
-            self.media.pop(name, None)
-        else:
-            self.media[name] = blob
-
-    def keep_pages(self, keep: Callable[[PageState], bool]) -> None:
-        """Drop every page ``keep`` refuses (a new layout); the next tree is placed afresh."""
-        self.pages = {k: p for k, p in self.pages.items() if keep(p)}
-        self._titles = None
-        self.view = None
-
-    def take_changes(self) -> tuple[Changes | None, set[Title]]:
-        """Each title changed since the last call: (before, now), None when a title had two
-        pages; and the titles published for the first time meanwhile."""
-        changed, self.changed = self.changed, {}
-        fresh, self.fresh = self.fresh, set()
-        result = {}
-        for title, old in changed.items():
-            new = self.entry(title)
-            if old is False or new is False:
-                return None, fresh
-            result[title] = (old, new)
-        return result, fresh
-
-    def publish(self, page: PageState) -> None:
-        title = Title(page.namespace, page.dbkey)
-        if title not in self.published:
-            self.published[title] = len(self.published)
-            self.fresh.add(title)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "pages": {str(k): [p.namespace, p.dbkey, p.model, p.blob, p.timestamp] for k, p in self.pages.items()},
-            "media": self.media,
-            "published": [[t.namespace, t.dbkey] for t in sorted(self.published, key=self.published.__getitem__)],
-            "aliases": [[a.path, a.title.namespace, a.title.dbkey] for a in self.aliases],
-            "tree": self.tree,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> WikiState:
-        return cls(
-            pages={int(k): PageState(*v) for k, v in data["pages"].items()},
-            media=dict(data["media"]),
-            published={Title(ns, key): i for i, (ns, key) in enumerate(data["published"])},
-            aliases=[Alias(path, Title(ns, key)) for path, ns, key in data["aliases"]],
-            tree=data["tree"],
-        )
-
-
-@dataclass
-class Unit:
-    """The wiki activity one commit stands for."""
-
-    revisions: list[RevisionEvent] = field(default_factory=list)
-    logs: list[LogEvent] = field(default_factory=list)
-
-    @property
-    def lead(self) -> Event:
-        """The event whose summary, user and time the commit carries."""
-        return self.logs[0] if self.logs else self.revisions[0]
+    def __init__(self, commit: Commit, tree: bytes, objects: list[ShaFile | TreeObject]) -> None:
+        super().__init__(f"commit {commit.id.decode()} would be shown with tree {tree.decode()}")
+        self.commit = commit
+        self.tree = tree
+        self.objects = objects
 
 
 @dataclass(frozen=True)
-class Marks:
-    """How far the journal has read the wiki's activity.
+class PushedCommit:
+    """A pushed commit for :meth:`History.journal_push`, with how to make its changes in the wiki."""
 
-    ``rev`` and ``log`` are the largest ids read. An id below them can still
-    appear later, when the MediaWiki transaction that took it commits after
-    one that took a higher id: the ids missing when the journal read past
-    them are kept as gaps (id -> when first missed) and looked for again
-    until GAP_SECONDS have passed.
-    """
-
-    rev: int = 0
-    log: int = 0
-    rev_gaps: dict[int, float] = field(default_factory=dict)
-    log_gaps: dict[int, float] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps({"rev": self.rev, "log": self.log, "rev_gaps": self.rev_gaps, "log_gaps": self.log_gaps})
-
-    @classmethod
-    def from_json(cls, raw: str) -> Marks:
-        data = json.loads(raw)
-        gaps = {k: {int(i): float(t) for i, t in data.get(k, {}).items()} for k in ("rev_gaps", "log_gaps")}
-        return cls(int(data["rev"]), int(data["log"]), gaps["rev_gaps"], gaps["log_gaps"])
+    commit: Commit
+    #: The alias registry the commit's tree has (its Aliases.xml).
+    aliases: list[Alias]
+    #: Whether the journal's active aliases become ``aliases`` (else they stay as they are).
+    sets_aliases: bool
+    #: Makes the commit's changes in the wiki, in the push's transaction; returns the ids of the
+    #: revisions and log entries it made.
+    write: Callable[[], tuple[list[int], list[int]]]
 
 
 #: Journaled commits whose activity is read from the database together while replaying.
@@ -247,311 +90,6 @@ GAP_SECONDS = 3600
 MAX_GAPS = 10000
 
 
-@dataclass(frozen=True)
-class Made:
-    """A commit with the objects it introduced (itself included)."""
-
-    commit: Commit
-    objects: list[ShaFile | TreeObject]
-    #: object -> its likely delta base (the page's previous blob, the directory's previous tree)
-    bases: dict[bytes, bytes] = field(default_factory=dict)
-    #: object -> a delta against that base already made (none: the cache makes them)
-    deltas: dict[bytes, bytes] = field(default_factory=dict)
-
-
-def group(found: Iterable[Event], rc_order: dict[tuple[str, int], int] | None = None) -> Iterator[Unit]:
-    """Units in arrival order: an upload's log entry takes its File page revision along, wherever
-    that revision falls (MediaWiki writes the two in one action, but a second may end between
-    them: left where it fell, the revision came after the upload, or last in the batch)."""
-    ordered = events.in_arrival_order(found, rc_order)
-    revisions = {e.rev_id: e for e in ordered if isinstance(e, RevisionEvent)}
-    held = {e.associated_rev: revisions[e.associated_rev] for e in ordered
-            if isinstance(e, LogEvent) and e.type == "upload" and e.associated_rev in revisions}
-    taken = set(held)
-    for event in ordered:
-        if isinstance(event, RevisionEvent):
-            if event.rev_id not in taken:
-                yield Unit(revisions=[event])
-        else:
-            attached = held.pop(event.associated_rev, None) if event.type == "upload" else None
-            yield Unit(revisions=[attached] if attached else [], logs=[event])
-
-
-# ---------------------------------------------------------------------- building
-class EarlierTitles:
-    """The title each page had before its moves not yet journaled, for a revision read now of a
-    page moved since: the moves are read once per transaction, from the earliest position asked."""
-
-    def __init__(self, history: History, conn: Connection) -> None:
-        self.db = history.db
-        self.conn = conn
-        self.after: int | None = None
-        self.moves: dict[int, list[tuple[int, int, str]]] = {}
-
-    def before_moves(self, page_id: int, after: int) -> tuple[int, str] | None:
-        """(namespace, title) before the page's first move after log id ``after``; None if none."""
-        if self.after is None or after < self.after:
-            self.after, self.moves = after, events.moves_after(self.db, self.conn, after)
-        return next(((ns, key) for log_id, ns, key in self.moves.get(page_id, ()) if log_id > after), None)
-
-
-class Builder:
-    """Applies units to a state and makes their trees and commits (one catch-up or replay)."""
-
-    def __init__(self, history: History, conn: Connection, state: WikiState, marks: Marks, layout: Layout,
-                 earlier: EarlierTitles | None = None) -> None:
-        self.history = history
-        self.earlier = earlier or EarlierTitles(history, conn)
-        self.site = history.site
-        self.db = history.site.db
-        self.layout = layout
-        self.gittree = GitTree(layout)
-        self.conn = conn
-        self.state = state
-        self.marks = marks
-        self.objects: list[ShaFile | TreeObject] = []
-        self.bases: dict[bytes, bytes] = {}
-
-    def _keep(self, obj: ShaFile | TreeObject, base: str | bytes | None = None) -> str:
-        """Keep a new object; ``base``, an object the parent commit has, is its likely delta base."""
-        self.objects.append(obj)
-        if base:
-            base = base if isinstance(base, bytes) else base.encode("ascii")
-            if base != obj.id:
-                self.bases[obj.id] = base
-        return obj.id.decode("ascii")
-
-    # --- applying activity
-    def apply(self, unit: Unit) -> bool:
-        """Change the state by one unit; True if a revision of a page in the repository was made."""
-        made_revision = False
-        for revision in unit.revisions:
-            made_revision |= self._revision(revision)
-        for entry in unit.logs:
-            self._log(entry)
-        return made_revision
-
-    def _revision(self, event: RevisionEvent) -> bool:
-        if event.null:
-            return False
-        page = self.state.pages.get(event.page_id)
-        if page is None:
-            namespace, dbkey = self._title_when_made(event)
-            if not self.layout.is_included(namespace):
-                return False  # the state holds only what the repository shows
-            page = PageState(namespace, dbkey, event.model, None, "")
-            self.state.add_page(event.page_id, page)
-        if event.timestamp < page.timestamp or event.deleted & DELETED_TEXT:
-            # An imported old revision leaves the newer text, as in MediaWiki; hidden
-            # text never enters a commit. Either way the revision still has its commit.
-            return True
-        self.state.set_text(event.page_id, event.model, self._text_blob(event, page.blob), event.timestamp)
-        self.state.publish(page)
-        return True
-
-    def _title_when_made(self, event: RevisionEvent) -> tuple[int, str]:
-        """The page's title then: before the earliest move of it not yet journaled."""
-        return self.earlier.before_moves(event.page_id, self.marks.log) or (event.namespace, event.dbkey)
-
-    def _log(self, entry: LogEvent) -> None:
-        state = self.state
-        page_id = entry.page_id if entry.page_id in state.pages else state.page_at(entry.namespace, entry.dbkey)
-        if entry.action == "delete":
-            if page_id is not None:
-                state.remove_page(page_id)
-            if entry.namespace == FILE and entry.dbkey in state.media:
-                state.set_media(entry.dbkey, None)
-        elif entry.type == "move":
-            target = self.site.titles.parse(str(entry.params.get("4::target", "")))
-            if not self.layout.is_included(target.namespace):
-                if page_id is not None:
-                    state.remove_page(page_id)  # moved out of the repository
-            elif page_id is not None:
-                state.rename_page(page_id, target.namespace, target.dbkey)
-                state.publish(state.pages[page_id])
-            else:
-                self._refresh(target.namespace, target.dbkey)  # moved into the repository
-            if entry.namespace == FILE and entry.dbkey in state.media:
-                blob = state.media[entry.dbkey]
-                state.set_media(entry.dbkey, None)
-                state.set_media(target.dbkey, blob)
-        elif entry.type == "upload":
-            timestamp = str(entry.params.get("img_timestamp") or entry.timestamp)
-            self._set_file(entry.dbkey, timestamp)
-        else:  # delete/restore, merge/merge
-            self._refresh(entry.namespace, entry.dbkey, entry.timestamp)
-
-    def _refresh(self, namespace: int, dbkey: str, when: str | None = None) -> None:
-        """A page as its newest visible revision so far makes it: after an undeletion, a
-        history merge, a move into the repository, or a namespace newly included."""
-        if not self.layout.is_included(namespace):
-            return
-        found = [
-            e for e in events.revisions_after(self.db, self.conn, 0, self.marks.rev, title=(namespace, dbkey))
-            if not e.null and not e.deleted & DELETED_TEXT and (when is None or e.timestamp <= when)
-        ]
-        if not found:
-            return
-        newest = max(found, key=lambda e: (e.timestamp, e.rev_id))
-        old = self.state.page_at(namespace, dbkey)
-        base = None
-        if old is not None:
-            base = self.state.pages[old].blob
-            self.state.remove_page(old)
-        page = PageState(namespace, dbkey, newest.model, self._text_blob(newest, base), newest.timestamp)
-        self.state.add_page(newest.page_id, page)
-        self.state.publish(page)
-        if namespace == FILE:
-            current = self._current_file(dbkey, when or newest.timestamp)
-            if current is not None:
-                self._set_file(dbkey, current)
-
-    def relayout(self, old: Layout | None) -> None:
-        """Apply a new layout: pages of namespaces it leaves out go, those it adds come in."""
-        self.state.keep_pages(lambda page: self.layout.is_included(page.namespace))
-        if not self.layout.is_included(FILE):
-            self.state.media.clear()
-        added = self.layout.included - (old.included if old else frozenset())
-        for namespace, dbkey in events.titles_in(self.db, self.conn, sorted(added), self.marks.rev):
-            self._refresh(namespace, dbkey)
-
-    # --- objects
-    def _text_blob(self, event: RevisionEvent, previous: str | None) -> str:
-        """The blob of a revision's text; the page's ``previous`` blob is its delta base."""
-        text = self.history.texts.text(self.conn, event.content_address, f"revision {event.rev_id}")
-        return self._keep(Blob.from_string(text.encode("utf-8")), previous)
-
-    def _set_file(self, name: str, timestamp: str) -> None:
-        """Media/<name> becomes the version uploaded at ``timestamp``; a version whose
-        bytes the upload directory lacks (a dump imported without files) is left out."""
-        data = file_version(self.db, self.conn, self.site.config.upload_directory, name, timestamp)
-        if data is None:
-            log.warning("File:%s: the version uploaded at %s is not in the upload directory %s; "
-                        "Media/%s is left out of the repository", name, timestamp,
-                        self.site.config.upload_directory, name)
-            self.state.set_media(name, None)
-        else:
-            self.state.set_media(name, self._keep(Blob.from_string(data), self.state.media.get(name)))
-
-    def _current_file(self, name: str, before: str) -> str | None:
-        """The timestamp of a file's newest version at or before a moment."""
-        t = self.db.tables
-        stamps = [
-            *self.conn.execute(select(t.image.c.img_timestamp).where(t.image.c.img_name == name)).scalars(),
-            *self.conn.execute(select(t.oldimage.c.oi_timestamp).where(t.oldimage.c.oi_name == name)).scalars(),
-            *self.conn.execute(select(t.filearchive.c.fa_timestamp).where(t.filearchive.c.fa_name == name)).scalars(),
-        ]
-        stamps = [s for s in stamps if s and s <= before]
-        return max(stamps) if stamps else None
-
-    # --- trees and commits
-    def tree(self) -> tuple[str, list[Alias]]:
-        """The state's root tree (keeping new tree objects); returns (tree id, new aliases).
-
-        What changed since the last tree is applied to the kept view when that
-        needs no new placement; otherwise every page is placed again.
-        """
-        state = self.state
-        changes, fresh = state.take_changes()
-        view = state.view
-        new_aliases = None
-        if (view is not None and view.layout is self.layout and view.tree == state.tree
-                and view.aliases == state.aliases and changes is not None):
-            new_aliases = view.update(changes, fresh)
-        if new_aliases is None:
-            view, new_aliases = self._place_all()
-        elif new_aliases:
-            xml = view.registry.to_xml(self.layout.codec)
-            view.files.set(ALIASES_FILE, BLOB_MODE, self._aliases_blob(view, xml))
-            state.aliases = list(view.aliases)
-        root, trees = view.files.flush()
-        for tree in trees:
-            self._keep(tree, tree.base)
-        state.tree = view.tree = root.decode("ascii")
-        return state.tree, new_aliases
-
-    def _place_all(self) -> tuple[RepositoryView, list[Alias]]:
-        """Place every page; returns the new view and the aliases the placement added."""
-        state = self.state
-        visible = {(p.namespace, p.dbkey): (p.model, p.blob) for p in state.pages.values() if p.blob is not None}
-        visible.update({(MEDIA, name): (None, blob) for name, blob in state.media.items()})
-        order = sorted(state.published, key=state.published.__getitem__)
-        placement = self.gittree.place(
-            [(ns, key, model) for (ns, key), (model, _) in visible.items()], AliasRegistry(state.aliases), order)
-        for title, reason in placement.skipped.items():
-            log.warning("%s has no place in the repository: %s", self.layout.full_text(title), reason)
-        entries = {path: (BLOB_MODE, visible[(t.namespace, t.dbkey)][1].encode("ascii"))
-                   for path, t in placement.paths.items()}
-        view = RepositoryView(self.gittree, state.view.files if state.view else None)
-        if placement.aliases_xml is not None:
-            entries[ALIASES_FILE] = (BLOB_MODE, self._aliases_blob(view, placement.aliases_xml))
-        view.placed(placement, entries)
-        state.aliases = list(placement.registry)
-        state.view = view
-        return view, list(placement.new_aliases)
-
-    def _aliases_blob(self, view: RepositoryView, xml: bytes) -> bytes:
-        """Keep Aliases.xml's new blob (its previous version the delta base); returns its id."""
-        previous = view.files.files.get(ALIASES_FILE)
-        return self._keep(Blob.from_string(xml), previous[1] if previous else None).encode("ascii")
-
-    def commit(self, commit: Commit) -> Made:
-        made = Made(commit, [*self.objects, commit], self.bases)
-        self.objects, self.bases = [], {}
-        return made
-
-
-# ---------------------------------------------------------------------- the journal
-class JournalRows:
-    """Commits on their way into the journal (``git_hash`` and the tables that link it to the
-    wiki's revisions, log entries and aliases), written a batch at a time.
-
-    The writer holds the journal lock, so it numbers the commits itself and
-    a batch costs a few multi-row inserts, not three or four statements per
-    commit (which were a fifth of a cold build's time). Nothing reads the
-    journal's tables between :meth:`add` and :meth:`flush`.
-    """
-
-    def __init__(self, history: History, conn: Connection) -> None:
-        self.db = history.db
-        self.conn = conn
-        self.next_seq = history.last_position(conn) + 1
-        self.rows: dict[Table, list[dict[str, Any]]] = {}
-
-    def add(self, commit: Commit, unit: Unit, aliases: list[Alias], marks: Marks, layout_id: int, *,
-            kind: str | None = None, raw: bytes | None = None) -> int:
-        """Journal one commit (``raw``: its bytes, for a commit the wiki cannot make again); its seq."""
-        t = self.db.tables
-        seq, self.next_seq = self.next_seq, self.next_seq + 1
-        name, _, email = commit.author.decode("utf-8").rpartition(" <")
-        sha = commit.id.decode("ascii")
-        self._row(t.git_hash, gh_seq=seq, gh_sha1=sha, gh_tree=commit.tree.decode("ascii"),
-                  gh_parents=" ".join(p.decode("ascii") for p in commit.parents),
-                  gh_author_name=name, gh_author_email=email[:-1], gh_author_time=commit.author_time,
-                  gh_author_tz=commit.author_timezone // 60, gh_committer_name=name, gh_committer_email=email[:-1],
-                  gh_committer_time=commit.commit_time, gh_committer_tz=commit.commit_timezone // 60,
-                  gh_kind=kind or ("log" if unit.logs else "revision" if unit.revisions else "layout"),
-                  gh_message=commit.message.decode("utf-8"), gh_raw=raw,
-                  gh_rev_mark=marks.rev, gh_log_mark=marks.log, gh_layout=layout_id)
-        for r in unit.revisions:
-            self._row(t.git_edit_hash, geh_sha1=sha, geh_rev_id=r.rev_id)
-        for e in unit.logs:
-            self._row(t.git_status_modify_hash, gsmh_sha1=sha, gsmh_log_id=e.log_id)
-        for a in aliases:
-            self._row(t.git_alias, ga_path=a.path, ga_namespace=a.title.namespace, ga_title=a.title.dbkey, ga_seq=seq)
-        return seq
-
-    def _row(self, table: Table, **values: Any) -> None:
-        self.rows.setdefault(table, []).append(values)
-
-    def flush(self) -> None:
-        """Write the rows added so far."""
-        for table, rows in self.rows.items():
-            if rows:
-                self.conn.execute(self.db.insert_into(table), rows)
-        self.rows = {}
-
-
 class History:
     """The journal of one site: catching up with the wiki, replaying, verifying."""
 
@@ -561,9 +99,15 @@ class History:
         self._layouts = site.recorded_layouts
         self.texts = TextRows(site.db)
 
+    def _builder(self, conn: Connection, state: WikiState, marks: Marks, layout: Layout,
+                 earlier: EarlierTitles | None = None) -> Builder:
+        """A builder of this site's commits reading the wiki through ``conn``."""
+        return Builder(self.site, self.texts, conn, state, marks, layout, earlier)
+
     # --- layouts
     def layout(self, conn: Connection, layout_id: int) -> Layout:
-        """The layout recorded under an id (git_site "layout:<id>")."""
+        """The layout recorded under an id (git_site "layout:<id>"); :class:`HistoryError` when
+        the journal names a layout that was never recorded."""
         if layout_id not in self._layouts:
             gs = self.db.tables.git_site
             raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == f"layout:{layout_id}")).scalar()
@@ -595,6 +139,7 @@ class History:
 
     # --- reading the journal
     def head(self, conn: Connection) -> bytes | None:
+        """The journal's newest commit; None while it is empty."""
         gh = self.db.tables.git_hash
         sha = conn.execute(select(gh.c.gh_sha1).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
         return sha.encode("ascii") if sha else None
@@ -624,7 +169,7 @@ class History:
             pass  # another server made it meanwhile
 
     def behind(self, marks: Marks) -> bool:
-        """Is there wiki activity the journal has not read? Three index lookups."""
+        """Is there wiki activity the journal has not read? Cheap: index lookups only."""
         if self.ahead(marks):
             return True
         if not (marks.rev_gaps or marks.log_gaps):
@@ -640,7 +185,7 @@ class History:
         return max(rev - marks.rev, 0) + max(log_id - marks.log, 0)
 
     # --- catching up
-    def catch_up(self, state: WikiState, head: bytes | None, progress: Progress | None = None) -> Iterator[Made]:
+    def catch_up(self, state: WikiState, head: bytes | None, progress: Progress | None = None) -> Iterator[NewCommit]:
         """Journal every unit of new wiki activity as a commit, in one transaction.
 
         ``state`` and ``head`` are the cache's, which must be the journal's
@@ -648,6 +193,10 @@ class History:
         commits come one by one (the cache stores them as they come, so a
         long history is never all in memory); the transaction commits once
         the last has been taken, so the caller must store them only after that.
+
+        Raises :class:`StaleCache` when another server journaled meanwhile
+        (replay, then try again) and :class:`HistoryError` when the wiki lacks
+        what a commit needs; nothing is journaled then.
         """
         self.ensure_journal_row()
         with self.db.write() as conn:
@@ -661,8 +210,8 @@ class History:
             context = Marks(max(marks.rev, rev_mark), marks.log)
             head_layout = self._head_layout(conn)
             layout_id = self._current_layout_id(conn, head_layout)
-            builder = Builder(self, conn, state, context, self.layout(conn, layout_id))
-            journal = JournalRows(self, conn)
+            builder = self._builder(conn, state, context, self.layout(conn, layout_id))
+            journal = JournalRows(self.db, conn, self.last_position(conn))
             if head is not None and layout_id != head_layout:
                 builder.relayout(self.layout(conn, head_layout) if head_layout else None)
                 tree, aliases = builder.tree()
@@ -707,7 +256,8 @@ class History:
         return sorted(set(range(after + 1, upto + 1)) - set(events.ids_between(self.db, conn, kind, after, upto)))
 
     def commit_for(self, unit: Unit, tree: bytes, parents: list[bytes]) -> Commit:
-        """The commit of a unit: its user and time, summary and trailers (DESIGN.md, Commits)."""
+        """The commit of a unit: its user and time, summary and trailers (docs/history.md, What makes a
+        commit)."""
         lead = unit.lead
         config = self.site.config
         author = wiki_identity(None if lead.deleted & DELETED_USER else lead.user_name, config.server_name,
@@ -727,23 +277,74 @@ class History:
         return conn.execute(select(gh.c.gh_layout).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
 
     def layout_commit(self, layout_id: int, tree: bytes, head: bytes) -> Commit:
-        """The commit of a configuration change that moved files (DESIGN.md: by the gitaccess identity)."""
+        """The commit of a configuration change that moved files, by the gitaccess identity (not a
+        wiki user: no one edited)."""
         identity = Identity("gitaccess", f"gitaccess@{self.site.config.server_name}", int(time.time()))
         text = message("Apply the configuration's new repository layout", [("Layout", str(layout_id))])
         return make_commit(tree, [head], identity, identity, text)
 
     # --- pushes
-    def current_layout(self, conn: Connection) -> int:
-        """The layout id new commits are made with (recording the configuration's if it changed)."""
-        return self._current_layout_id(conn, self._head_layout(conn))
+    def journal_push(self, conn: Connection, head: bytes | None, state: WikiState,
+                     commits: Sequence[PushedCommit], side: list[Commit], objects: Any) -> list[NewCommit]:
+        """Journal a push: each commit's changes made in the wiki, then the commit appended byte
+        for byte once the wiki's rows rebuild its tree.
 
-    def append_pushed(self, conn: Connection, commit: Commit, unit: Unit, marks: Marks, layout_id: int,
-                      registry: list[Alias] | None, side: list[Commit], objects: Any) -> list[ShaFile]:
+        ``conn`` is the push's write transaction (the caller made sure the
+        journal row exists, :meth:`ensure_journal_row`); this takes the journal
+        lock. ``head`` is the served head the commits build on, ``state`` the
+        wiki state there, changed in place to the state after them. ``side``
+        are the merged side branches' commits (in ``objects``), kept with the
+        last commit because the wiki cannot make them again. Returns the
+        commits with the objects they introduced, for the cache.
+
+        Raises :class:`StaleCache` when the journal or the wiki moved on from
+        ``head``, :class:`PushedTreeDiffers` when the wiki would show a commit's
+        tree differently; what a commit's ``write`` raises propagates. The
+        caller rolls the transaction back on any of them.
+        """
+        marks = self.marks(conn, lock=True)
+        if self.head(conn) != head:
+            raise StaleCache("the journal moved on from the pushed commits' parent")
+        rev_mark, log_mark = events.high_water_marks(self.db, conn)
+        if rev_mark > marks.rev or log_mark > marks.log:
+            raise StaleCache("the wiki has activity the journal has not read")
+        layout_id = self._current_layout_id(conn, self._head_layout(conn))
+        layout = self.layout(conn, layout_id)
+        made_revs: list[int] = []
+        created_revs: set[int] = set()
+        created_logs: set[int] = set()
+        made: list[NewCommit] = []
+        for number, pushed in enumerate(commits, 1):
+            first_log = marks.log if number == 1 else max(created_logs, default=marks.log)
+            rev_ids, log_ids = pushed.write()
+            made_revs += rev_ids
+            # Only this push's own rows: another writer's, committed meanwhile, are not this commit's.
+            unit = Unit(revisions=events.revisions_with_ids(self.db, conn, rev_ids),
+                        logs=events.logs_with_ids(self.db, conn, log_ids))
+            created_revs.update(r.rev_id for r in unit.revisions)
+            created_logs.update(e.log_id for e in unit.logs)
+            context = Marks(max(made_revs, default=marks.rev), first_log)
+            builder = self._builder(conn, state, context, layout)
+            builder.apply(unit)
+            state.aliases = list(pushed.aliases)
+            tree, new_aliases = builder.tree()
+            if tree.encode("ascii") != pushed.commit.tree or new_aliases:
+                raise PushedTreeDiffers(pushed.commit, tree.encode("ascii"), builder.objects)
+            builder.objects += self._append_pushed(conn, pushed.commit, unit, context, layout_id,
+                                                   list(pushed.aliases) if pushed.sets_aliases else None,
+                                                   side if number == len(commits) else [], objects)
+            made.append(builder.commit(pushed.commit))
+        new_marks = Marks(*events.high_water_marks(self.db, conn), marks.rev_gaps, marks.log_gaps)
+        self._save_marks(conn, new_marks, created=(created_revs, created_logs), previous=marks)
+        return made
+
+    def _append_pushed(self, conn: Connection, commit: Commit, unit: Unit, marks: Marks, layout_id: int,
+                       registry: list[Alias] | None, side: list[Commit], objects: Any) -> list[ShaFile]:
         """Journal a pushed commit byte for byte, with the aliases its Aliases.xml set (None: the
         journal's, unchanged) and the side-branch objects the wiki cannot make again; returns
         those objects."""
         t = self.db.tables
-        journal = JournalRows(self, conn)
+        journal = JournalRows(self.db, conn, self.last_position(conn))
         seq = journal.add(commit, unit, [], marks, layout_id, kind="push", raw=commit.as_raw_string())
         journal.flush()
         if registry is not None:
@@ -769,8 +370,8 @@ class History:
             conn.execute(insert(ga).values(ga_path=alias.path, ga_namespace=alias.title.namespace,
                                            ga_title=alias.title.dbkey, ga_seq=seq))
 
-    def save_marks(self, conn: Connection, marks: Marks, *, created: tuple[set[int], set[int]],
-                   previous: Marks) -> None:
+    def _save_marks(self, conn: Connection, marks: Marks, *, created: tuple[set[int], set[int]],
+                    previous: Marks) -> None:
         """Move the marks past a push's own revisions and log entries; ids in between that
         are not the push's (another writer's transaction) stay gaps to look for."""
         revs, logs = created
@@ -788,13 +389,14 @@ class History:
         with self.db.read() as conn:
             layout_id = self._head_layout(conn)
             if layout_id is not None:
-                Builder(self, conn, state, Marks(0, 0), self.layout(conn, layout_id)).tree()
+                self._builder(conn, state, Marks(0, 0), self.layout(conn, layout_id)).tree()
 
-    def replay(self, state: WikiState, after: bytes | None, progress: Progress | None = None) -> Iterator[Made]:
+    def replay(self, state: WikiState, after: bytes | None, progress: Progress | None = None) -> Iterator[NewCommit]:
         """Rebuild the journal's commits after ``after`` (None: from the start), checking each SHA-1.
 
-        Raises :class:`HistoryError` naming the first commit that cannot be
-        rebuilt identically.
+        Raises :class:`StaleCache` when ``after`` is no longer in the journal
+        (redacted: replay from the start), :class:`RebuildMismatch` naming the
+        first commit that cannot be rebuilt identically.
         """
         t = self.db.tables
         gh = t.git_hash
@@ -807,7 +409,7 @@ class History:
             rows = [r._mapping for r in conn.execute(select(gh).where(gh.c.gh_seq > start).order_by(gh.c.gh_seq))]
             units: dict[str, Unit] = {}
             aliases: dict[int, list[Alias]] = {}
-            earlier = EarlierTitles(self, conn)
+            earlier = EarlierTitles(self.db, conn)
             for number, row in enumerate(_counted(rows, progress)):
                 if number % REPLAY_CHUNK == 0:
                     chunk = rows[number:number + REPLAY_CHUNK]
@@ -855,14 +457,14 @@ class History:
 
     def _rebuild(self, conn: Connection, state: WikiState, row: Any, parents: list[bytes], *,
                  redacting: bool = False, unit: Unit | None = None,
-                 earlier: EarlierTitles | None = None) -> tuple[Made, list[Alias], Unit]:
+                 earlier: EarlierTitles | None = None) -> tuple[NewCommit, list[Alias], Unit]:
         """A journaled commit made again from the database, on the given parents.
 
         It keeps the journaled identity and message unless ``redacting`` and
         the wiki now hides its user or summary.
         """
         unit = unit or self._unit_of(conn, row["gh_sha1"])
-        builder = Builder(self, conn, state, Marks(row["gh_rev_mark"] or 0, row["gh_log_mark"] or 0),
+        builder = self._builder(conn, state, Marks(row["gh_rev_mark"] or 0, row["gh_log_mark"] or 0),
                           self.layout(conn, row["gh_layout"]), earlier)
         if row["gh_kind"] == "layout":
             builder.relayout(self.layout(conn, row["gh_layout"] - 1))
@@ -881,7 +483,7 @@ class History:
         return builder.commit(commit), aliases, unit
 
     def _rebuild_pushed(self, conn: Connection, state: WikiState, row: Any, unit: Unit,
-                        builder: Builder) -> tuple[Made, list[Alias], Unit]:
+                        builder: Builder) -> tuple[NewCommit, list[Alias], Unit]:
         """A pushed commit: its bytes from the journal, its tree made again from the wiki."""
         t = self.db.tables
         ga = t.git_alias
@@ -903,7 +505,7 @@ class History:
         return builder.commit(commit), [], unit
 
     def _replay_one(self, conn: Connection, state: WikiState, row: Any, unit: Unit, expected: list[Alias],
-                    earlier: EarlierTitles) -> Made:
+                    earlier: EarlierTitles) -> NewCommit:
         """One journaled commit made again; ``expected``: the aliases the journal says it added."""
         parents = [p.encode("ascii") for p in row["gh_parents"].split()]
         made, aliases, unit = self._rebuild(conn, state, row, parents, unit=unit, earlier=earlier)
@@ -919,15 +521,21 @@ class History:
         return made
 
     def verify(self, progress: Progress | None = None) -> int:
-        """Rebuild every journaled commit from the database; returns how many, raises on a difference."""
+        """Rebuild every journaled commit from the database; returns how many.
+
+        Raises :class:`RebuildMismatch` (a :class:`HistoryError`) naming the
+        first commit that no longer rebuilds identically: the admin's cue to
+        run ``gitaccess redact``.
+        """
         return sum(1 for _ in self.replay(WikiState(), None, progress))
 
     def redact(self) -> int:
         """Rewrite history from the first commit that no longer rebuilds, without what the wiki now hides.
 
-        The one rewrite of published history (DESIGN.md, Commits), always an
+        The one rewrite of published history (docs/history.md, Reproducibility), always an
         admin's explicit act: the branch moves non-fast-forward. Returns how
-        many commits were rewritten (0: nothing to do).
+        many commits were rewritten (0: nothing to do). Raises
+        :class:`HistoryError` when the wiki lacks what a kept commit needs.
         """
         try:
             self.verify()
@@ -943,7 +551,7 @@ class History:
             state = WikiState()
             head: bytes | None = None
             kept = [r for r in rows if r["gh_seq"] < first]
-            earlier = EarlierTitles(self, conn)
+            earlier = EarlierTitles(self.db, conn)
             for row in kept:
                 head = self._rebuild(conn, state, row, [p.encode("ascii") for p in row["gh_parents"].split()],
                                      earlier=earlier)[0].commit.id
@@ -954,7 +562,7 @@ class History:
             conn.execute(t.git_status_modify_hash.delete().where(t.git_status_modify_hash.c.gsmh_sha1.in_(gone)))
             conn.execute(t.git_alias.delete().where(t.git_alias.c.ga_seq >= first))
             conn.execute(gh.delete().where(gh.c.gh_seq >= first))
-            journal = JournalRows(self, conn)
+            journal = JournalRows(self.db, conn, self.last_position(conn))
             for row, unit in zip(rewritten, units):
                 made, aliases, unit = self._rebuild(conn, state, row, [head] if head else [], redacting=True,
                                                     unit=unit, earlier=earlier)
@@ -1004,23 +612,6 @@ def _why_different(unit: Unit) -> str:
     if not unit.revisions and not unit.logs:
         return "its revisions or log entries were purged from the database after it was published"
     return "the wiki's database or upload directory changed under published history"
-
-
-def file_version(db: Any, conn: Connection, root: Any, name: str, timestamp: str) -> bytes | None:
-    """The bytes of a file's version uploaded at ``timestamp``, wherever MediaWiki keeps it now."""
-    t = db.tables
-    if conn.execute(select(t.image.c.img_timestamp).where(t.image.c.img_name == name)).scalar() == timestamp:
-        path = files.public_path(root, name)
-    elif archived := conn.execute(select(t.oldimage.c.oi_archive_name).where(
-            t.oldimage.c.oi_name == name, t.oldimage.c.oi_timestamp == timestamp)).scalar():
-        path = files.archive_path(root, name, archived)
-    elif key := conn.execute(select(t.filearchive.c.fa_storage_key).where(
-            t.filearchive.c.fa_name == name, t.filearchive.c.fa_timestamp == timestamp)).scalar():
-        sha1, _, extension = key.partition(".")
-        path = files.deleted_path(root, sha1, extension)
-    else:
-        return None
-    return path.read_bytes() if path.exists() else None
 
 
 def _counted(items: Sequence[T], progress: Progress | None) -> Iterator[T]:

@@ -25,7 +25,7 @@ from gitaccess import repository
 from gitaccess.cache import writer as cachewriter
 from gitaccess.cache.objectcache import ObjectCache, _introduced
 from gitaccess.cache.writer import CacheWriteError
-from gitaccess.journal.history import Builder
+from gitaccess.journal.builder import Builder
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 

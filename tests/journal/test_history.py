@@ -12,7 +12,8 @@ import pytest
 from dulwich.objects import Blob
 from sqlalchemy import select, update
 
-from gitaccess.journal.history import History, HistoryError, group
+from gitaccess.journal.history import History, HistoryError
+from gitaccess.journal.state import group
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki import standalone

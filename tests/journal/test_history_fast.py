@@ -22,7 +22,7 @@ from gitaccess.app import create_app
 from gitaccess.cache import objectcache as cache_module
 from gitaccess.cache.objectcache import JOIN_FACTOR, ObjectCache, _introduced
 from gitaccess.objects.deltas import compose
-from gitaccess.journal.history import Builder
+from gitaccess.journal.builder import Builder
 from gitaccess.objects.packing import MAX_DELTA_DEPTH, RecentObjects
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site

@@ -1,4 +1,4 @@
-"""Every push rule of DESIGN.md (Push; Who may do what), one test each, through the real git client.
+"""Every push rule (gitaccess.push.rules and gitaccess.push.plan; MediaWiki's rights), one test each, through the real git client.
 
 Each refused push must end with git's exit status 1 and the line
 ``! [remote rejected] <src> -> <dst> (<reason>)``, a reason naming the path

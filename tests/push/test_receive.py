@@ -1,4 +1,4 @@
-"""Pushed commits become wiki edits (gitaccess.push.receiver), checked without the HTTP layer."""
+"""Pushed commits become wiki edits (gitaccess.push), checked without the HTTP layer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from dulwich.objects import Blob, Commit, ShaFile
 
 from gitaccess.auth.accounts import Account
 from gitaccess.journal.history import History
-from gitaccess.push.receiver import ZERO, PushRefused, Receiver
+from gitaccess.push.errors import PushRefused
+from gitaccess.push.receiver import Receiver
+from gitaccess.push.rules import ZERO
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki import reader
