@@ -386,14 +386,14 @@ class _Importer:
         parent = latest if in_order else None
         stored = [self._store_slot(slot, parent) for slot in slots]
         main = stored[0]
-        self.writer.insert_revision(
+        self.writer.rows.insert_revision(
             page_id=page_id, content_id=main.content_id, size=sum(s.size for s in stored),
-            sha1=_revision_sha1(stored), actor=actor_id, comment=self.writer.comment_id(comment),
+            sha1=_revision_sha1(stored), actor=actor_id, comment=self.writer.rows.comment_id(comment),
             timestamp=timestamp, minor=minor, parent_id=parent.rev_id if parent else 0, deleted=deleted,
             origin=main.origin, rev_id=rev_id,
         )
         for slot in stored[1:]:
-            self.rows.add_slot(rev_id, self.writer.role_id(slot.role), slot.content_id, slot.origin or rev_id)
+            self.rows.add_slot(rev_id, self.writer.rows.role_id(slot.role), slot.content_id, slot.origin or rev_id)
         page.revisions += 1
         self.stats.revisions += 1
         if in_order:
@@ -409,7 +409,7 @@ class _Importer:
         inherited = parent.slots.get(slot.role) if parent else None
         if inherited is not None and inherited.sha1 == sha1 and inherited.model == slot.model:
             return inherited
-        content_id, size, sha1 = self.writer.store_content(slot.text, slot.model)
+        content_id, size, sha1 = self.writer.rows.store_content(slot.text, slot.model)
         return _StoredSlot(slot.role, content_id, size, sha1, slot.model, None)
 
     def _page_row(self, page: _PageState, timestamp: str) -> int:
@@ -437,14 +437,14 @@ class _Importer:
         if page.out_of_order:
             self.rows.fix_parents(page.page_id)
         title = page.title
-        is_redirect = self.writer.set_redirect(page.page_id, latest.text, latest.main.model)
+        is_redirect = self.writer.rows.set_redirect(page.page_id, latest.text, latest.main.model)
         self.rows.finish_page(
             page.page_id, latest=latest.rev_id, length=sum(s.size for s in latest.slots.values()),
             touched=latest.timestamp, is_redirect=is_redirect, model=latest.main.model,
             is_new=page.revisions == 1,
         )
         self.articles += self.writer.countable(title.namespace, latest.text, latest.main.model)
-        self.writer.queue_refresh_links(title.namespace, title.dbkey, latest.editor, "edit-page", wiki_timestamp())
+        self.writer.rows.queue_refresh_links(title.namespace, title.dbkey, latest.editor, "edit-page", wiki_timestamp())
 
     # ------------------------------------------------------------------ contributors
     def _load_actor(self, contributor: Contributor) -> tuple[Editor, int]:
@@ -453,7 +453,7 @@ class _Importer:
         name = contributor.username or contributor.ip or UNKNOWN_USER
         user = user_by_name(self.site.db, self.conn, name)
         editor = Editor(name, user.id if user else 0, ip=contributor.ip or "")
-        return editor, self.writer.actor_id(editor)
+        return editor, self.writer.rows.actor_id(editor)
 
     # ------------------------------------------------------------------ uploads
     def _upload(self, upload: Upload) -> None:
@@ -494,10 +494,10 @@ class _Importer:
                 page, [description], actor, comment=comment, timestamp=upload.timestamp
             )
         self.rows.log_ids.sync_sequence()
-        log_id = self.writer.log_event(
+        log_id = self.writer.rows.log_event(
             editor, actor_id, type="upload", action="overwrite" if page.file_versions else "upload",
             namespace=FILE, dbkey=page.title.dbkey, page_id=self._page_row(page, upload.timestamp),
-            comment=self.writer.comment_id(comment), timestamp=upload.timestamp,
+            comment=self.writer.rows.comment_id(comment), timestamp=upload.timestamp,
             params={"img_sha1": sha1, "img_timestamp": upload.timestamp}, associated_rev=associated,
             publish=False,
         )
@@ -541,7 +541,7 @@ class _Importer:
             "name": name, "size": len(data), "width": size.width, "height": size.height, "bits": size.bits,
             # Empty metadata: MediaWiki extracts it from the file when it first loads the row.
             "metadata": "", "media_type": kind.media_type, "major_mime": kind.major, "minor_mime": kind.minor,
-            "description_id": self.writer.comment_id(upload.comment or ""), "actor": actor_id,
+            "description_id": self.writer.rows.comment_id(upload.comment or ""), "actor": actor_id,
             "timestamp": upload.timestamp, "sha1": sha1,
         }
 
@@ -561,7 +561,7 @@ class _Importer:
         self.rows.add_log(
             self.rows.log_ids.take(item.id), log_type=item.type, action=item.action, timestamp=item.timestamp,
             actor=actor_id, namespace=title.namespace, dbkey=title.dbkey,
-            comment=self.writer.comment_id(item.comment or ""), params=item.params or "", deleted=item.deleted,
+            comment=self.writer.rows.comment_id(item.comment or ""), params=item.params or "", deleted=item.deleted,
         )
         self.stats.log_items += 1
 

@@ -84,17 +84,8 @@ class WikiWriter:
         self.titles = titles or TitleCodec(Namespaces.standard())
         self.content_namespaces = content_namespaces
         self.upload_directory = upload_directory
+        #: The row level underneath the actions; the dump importer writes a dump's own revisions through it.
         self.rows = WikiRows(db, conn, self.titles)
-        # Row-level calls that the dump importer (which writes a dump's own revisions) and tests make
-        # through the writer; the rows are WikiRows'.
-        self.actor_id = self.rows.actor_id
-        self.comment_id = self.rows.comment_id
-        self.role_id = self.rows.role_id
-        self.store_content = self.rows.store_content
-        self.insert_revision = self.rows.insert_revision
-        self.set_redirect = self.rows.set_redirect
-        self.log_event = self.rows.log_event
-        self.queue_refresh_links = self.rows.queue_refresh_links
 
     @property
     def made_revisions(self) -> list[int]:

@@ -152,9 +152,9 @@ def test_revision_committed_late_below_the_marks_is_picked_up(wiki: Site, tmp_pa
             w = WikiWriter(wiki.db, conn, titles=wiki.titles)
             page = w.page(0, "A")
             assert page is not None
-            content, size, sha1 = w.store_content(text, "wikitext")
-            w.insert_revision(page_id=page.id, content_id=content, size=size, sha1=sha1, actor=w.actor_id(ADMIN),
-                              comment=w.comment_id(f"rev {rev_id}"), timestamp=f"2026010100000{rev_id}",
+            content, size, sha1 = w.rows.store_content(text, "wikitext")
+            w.rows.insert_revision(page_id=page.id, content_id=content, size=size, sha1=sha1, actor=w.rows.actor_id(ADMIN),
+                              comment=w.rows.comment_id(f"rev {rev_id}"), timestamp=f"2026010100000{rev_id}",
                               parent_id=page.latest, rev_id=rev_id)
     with wiki.db.write() as conn:
         WikiWriter(wiki.db, conn, titles=wiki.titles).save(0, "A", "one", editor=ADMIN, summary="rev 1",

@@ -34,7 +34,7 @@ def block(site: Site, writer: WikiWriter, user_id: int, name: str, by: str) -> N
     t = site.db.tables
     by_actor = writer.conn.execute(select(t.actor.c.actor_id).where(t.actor.c.actor_name == by)).scalar_one()
     writer.conn.execute(insert(t.ipblocks).values(
-        ipb_address=name, ipb_user=user_id, ipb_by_actor=by_actor, ipb_reason_id=writer.comment_id("vandalism"),
+        ipb_address=name, ipb_user=user_id, ipb_by_actor=by_actor, ipb_reason_id=writer.rows.comment_id("vandalism"),
         ipb_timestamp=wiki_timestamp(), ipb_expiry="infinity", ipb_range_start="", ipb_range_end=""))
 
 
