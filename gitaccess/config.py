@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitaccess.errors import ConfigError
+from gitaccess.titles.codec import FIRST_LETTER_RULES
 from gitaccess.tree.layout import DEFAULT_EXCLUDED, DEFAULT_EXTENSIONS
 
 DEFAULT_DATA_DIR = Path("gitaccess-data")
@@ -44,6 +45,11 @@ class Config:
     language: str = "en"
     meta_namespace: str = "Project"
     capital_links: bool = True
+    #: How a title's first letter is capitalised: "title" (MediaWiki 1.43), "upper" (1.39 on
+    #: PHP 8) or "simple" (gitaccess's earlier rule, the default so that served histories keep
+    #: their layout); and $wgOverrideUcfirstCharacters.
+    first_letter: str = "simple"
+    first_letter_overrides: Mapping[str, str] = field(default_factory=dict)
     upload_directory: Path = DEFAULT_DATA_DIR / "images"
     max_page_size: int = 2 * 1024 * 1024
     upload_extensions: tuple[str, ...] = ("png", "gif", "jpg", "jpeg", "webp")
@@ -82,7 +88,7 @@ class Config:
 #: TOML section -> keys allowed in it (each a Config field unless mapped below).
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "wiki": ("site_name", "server_name", "server", "script_path", "language", "meta_namespace",
-             "capital_links", "upload_directory", "max_page_size", "upload_extensions", "max_upload_size",
+             "capital_links", "first_letter", "first_letter_overrides", "upload_directory", "max_page_size", "upload_extensions", "max_upload_size",
              "data_directory"),
     "database": ("url", "table_prefix", "schema"),
     "namespaces": ("subpages", "included", "excluded", "extra", "extensions"),
@@ -127,6 +133,12 @@ def _coerce(name: str, value: Any, base: Path) -> Any:
             return tuple(str(v).lower().lstrip(".") for v in value)
         if name in ("gitaccess_groups", "read_groups"):
             return tuple(str(v) for v in value)
+        if name == "first_letter" and value not in FIRST_LETTER_RULES:
+            raise ValueError(f"expected one of {', '.join(FIRST_LETTER_RULES)}")
+        if name == "first_letter_overrides":
+            if any(len(k) != 1 for k in value):
+                raise ValueError("expected single characters as keys, as in $wgOverrideUcfirstCharacters")
+            return {str(k): str(v) for k, v in value.items()}
         default = next(f.default for f in fields(Config) if f.name == name)
         if isinstance(default, bool) and not isinstance(value, bool):
             raise TypeError("expected true or false")

@@ -99,11 +99,16 @@ class Site:
         under older settings rebuilds identically after the configuration changed.
         """
         c = self.config
-        return {
+        settings: dict[str, Any] = {
             "namespaces": [[ns.id, ns.canonical, ns.capitalize, ns.subpages] for ns in self.namespaces],
             "included": sorted(included_namespaces(self.namespaces, c.included_namespaces, c.excluded_namespaces)),
             "extensions": dict(sorted(c.extensions.items())),
         }
+        # Recorded only when not the earlier rule, so that journals recorded before the
+        # setting existed keep their layout (and their SHA-1s).
+        if c.first_letter != "simple" or c.first_letter_overrides:
+            settings["first_letter"] = [c.first_letter, dict(sorted(c.first_letter_overrides.items()))]
+        return settings
 
     @cached_property
     def recorded_layouts(self) -> dict[int, Layout]:
@@ -120,7 +125,9 @@ class Site:
             name, aliases = (known.name, known.aliases) if known else (canonical, ())
             table.append(Namespace(ns_id, canonical, name, aliases, capitalize, subpages))
         prefixes, local = self.interwikis
-        codec = TitleCodec(Namespaces(table), interwikis=prefixes, local_interwikis=local)
+        rule, overrides = settings.get("first_letter", ("simple", {}))
+        codec = TitleCodec(Namespaces(table), interwikis=prefixes, local_interwikis=local,
+                           first_letter=rule, first_letter_overrides=overrides)
         return Layout(codec, settings["included"], extensions=settings["extensions"])
 
     def aliases(self) -> AliasRegistry:
@@ -138,7 +145,9 @@ class Site:
     @cached_property
     def titles(self) -> TitleCodec:
         prefixes, local = self.interwikis
-        return TitleCodec(self.namespaces, interwikis=prefixes, local_interwikis=local)
+        return TitleCodec(self.namespaces, interwikis=prefixes, local_interwikis=local,
+                          first_letter=self.config.first_letter,
+                          first_letter_overrides=self.config.first_letter_overrides)
 
     @property
     def site_name(self) -> str:

@@ -252,7 +252,8 @@ class _Importer:
         stored = [StoredNamespace(ns.id, ns.name, ns.case) for ns in info.namespaces]
         prefixes, local = self.site.interwikis
         self.titles = TitleCodec(
-            apply_siteinfo(self.titles.namespaces, stored), interwikis=prefixes, local_interwikis=local
+            apply_siteinfo(self.titles.namespaces, stored), interwikis=prefixes, local_interwikis=local,
+            first_letter=self.site.config.first_letter, first_letter_overrides=self.site.config.first_letter_overrides,
         )
         self.writer = WikiWriter(self.site.db, self.conn, titles=self.titles)
         value = {"sitename": info.sitename, "namespaces": [asdict(ns) for ns in stored]}

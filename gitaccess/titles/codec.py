@@ -17,7 +17,7 @@ import html.entities
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Collection
+from collections.abc import Callable, Collection, Mapping
 
 from gitaccess.errors import GitAccessError
 from gitaccess.titles.namespaces import MAIN, SPECIAL, TALK, USER, USER_TALK, Namespaces
@@ -93,8 +93,17 @@ class TitleCodec:
         interwikis: Collection[str] = (),
         local_interwikis: Collection[str] = (),
         main_page: str = "Main_Page",
+        first_letter: str = "simple",
+        first_letter_overrides: Mapping[str, str] | None = None,
     ) -> None:
-        """Raises InvalidTitle if ``main_page`` is not a valid title."""
+        """``first_letter`` and ``first_letter_overrides`` say how a first letter is
+        capitalised (see :data:`FIRST_LETTER_RULES`; the overrides are
+        $wgOverrideUcfirstCharacters). Raises InvalidTitle if ``main_page`` is not
+        a valid title, ValueError for an unknown rule."""
+        if first_letter not in FIRST_LETTER_RULES:
+            raise ValueError(f"first_letter must be one of {', '.join(FIRST_LETTER_RULES)}, not {first_letter!r}")
+        self._first_letter = FIRST_LETTER_RULES[first_letter]
+        self._first_letter_overrides = dict(first_letter_overrides or {})
         self._namespaces = namespaces
         self._local_interwikis = frozenset(prefix.lower() for prefix in local_interwikis)
         self._interwikis = frozenset(prefix.lower() for prefix in interwikis) | self._local_interwikis
@@ -216,7 +225,7 @@ class TitleCodec:
 
         # Don't capitalise interwiki links: the other site may be case-sensitive.
         if not interwiki and self._namespaces[namespace].capitalize:
-            dbkey = _ucfirst(dbkey)
+            dbkey = self._ucfirst(dbkey)
         if not dbkey and not interwiki and namespace != MAIN:
             raise InvalidTitle("title-invalid-empty", text)
         if namespace in (USER, USER_TALK):
@@ -267,6 +276,14 @@ class TitleCodec:
         if self._namespaces.find(match[1]) or self._is_interwiki(match[1]):
             raise InvalidTitle("title-invalid-talk-namespace", text)
 
+    def _ucfirst(self, text: str) -> str:
+        """The first character capitalised as the wiki's MediaWiki does (Language::ucfirst)."""
+        if not text:
+            return text
+        first = text[0]
+        capital = self._first_letter_overrides.get(first)
+        return (capital if capital is not None else self._first_letter(first)) + text[1:]
+
     def _is_interwiki(self, prefix: str) -> bool:
         return prefix.lower() in self._interwikis
 
@@ -299,19 +316,25 @@ def _split_fragment(dbkey: str) -> tuple[str, str]:
     return dbkey.rstrip("_"), fragment.replace("_", " ")
 
 
-def _ucfirst(text: str) -> str:
-    """Upper-case the first character, as MediaWiki's Language::ucfirst.
+def _simple_capital(char: str) -> str:
+    """The rule gitaccess applied before it knew MediaWiki's: a one-to-one upper case only
+    ("ß" and "ﬁ" kept), Georgian Mkhedruli kept. Journals recorded under it keep it."""
+    if "\u10d0" <= char <= "\u10ff":
+        return char
+    upper = char.upper()
+    return upper if len(upper) == 1 else char
 
-    Only a one-to-one mapping is applied: a character whose upper case is
-    several characters ("ß" -> "SS", "ﬁ" -> "FI") is kept, as PHP's simple
-    case mapping before 7.3 did and Wikimedia's $wgOverrideUcfirstCharacters
-    keeps doing; Georgian Mkhedruli letters are kept too, since their
-    Mtavruli capitals are not used in titles (MediaWiki does the same).
-    """
-    if not text or "\u10d0" <= text[0] <= "\u10ff":
-        return text
-    upper = text[0].upper()
-    return upper + text[1:] if len(upper) == 1 else text
+
+#: How MediaWiki capitalises a title's first letter (Language::ucfirst), by name:
+#: "upper" is PHP 8's mb_strtoupper, a full case mapping ("ß" -> "SS", "ǆ" -> "Ǆ", Georgian to
+#: Mtavruli), what MediaWiki 1.39 on PHP 8 does; "title" is mb_convert_case's title case
+#: ("ß" -> "Ss", "ǆ" -> "ǅ"), what MediaWiki 1.43 does; "simple" is gitaccess's earlier rule.
+#: tests/data/titles-oracle-*.tsv hold each MediaWiki's answer for every code point.
+FIRST_LETTER_RULES: dict[str, Callable[[str], str]] = {
+    "simple": _simple_capital,
+    "upper": str.upper,
+    "title": str.title,
+}
 
 
 # --- Validity ---------------------------------------------------------------
