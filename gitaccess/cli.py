@@ -11,17 +11,20 @@ import json
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+import tomli_w
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo
 
 from gitaccess.auth import accounts
 from gitaccess.app import create_app, site_of
-from gitaccess.config import load_config
+from gitaccess import siteinfo
+from gitaccess.config import Config, load_config
 from gitaccess.titles.contentmodels import default_model, namespace_models
-from gitaccess.errors import GitAccessError
+from gitaccess.errors import ConfigError, GitAccessError
 from gitaccess.journal.history import History
 from gitaccess.dumps.importer import import_dump
 from gitaccess.auth.passwords import hash_password
@@ -273,7 +276,47 @@ def serve(host: str, port: int, workers: int) -> None:
     if password is not None:
         click.echo(f"created {site.config.effective_database_url} with user Admin, password: {password}")
         click.echo("(shown once; change it with your own `gitaccess user add` accounts)")
+    _warn_where_the_wiki_disagrees(site.config)
     run(current_app._get_current_object(), host, port, workers)  # type: ignore[attr-defined]
+
+
+def _warn_where_the_wiki_disagrees(config: Config) -> None:
+    """With an api_url, say on standard error where the configuration differs from the wiki's
+    own settings (a page placed or a push judged by a setting the wiki does not have)."""
+    if not config.api_url:
+        return
+    try:
+        found = siteinfo.disagreements(config, siteinfo.fetch_siteinfo(config.api_url))
+    except ConfigError as exc:
+        click.echo(f"warning: cannot compare the configuration with the wiki: {exc}", err=True)
+        return
+    for sentence in found:
+        click.echo(f"warning: {sentence}", err=True)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """gitaccess.toml from the wiki itself."""
+
+
+@config_group.command("from-wiki")
+@click.argument("api_url")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=Path("gitaccess.toml"),
+              show_default=True, help="Where to write the configuration ('-': standard output).")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def config_from_wiki(api_url: str, output: Path, force: bool) -> None:
+    """Write gitaccess.toml's [wiki] and [namespaces] settings from the wiki's siteinfo
+    (API_URL: the wiki's api.php). Add [database] url and table_prefix yourself."""
+    sections = siteinfo.settings_from_siteinfo(siteinfo.fetch_siteinfo(api_url), api_url)
+    text = (f"# Written by `gitaccess config from-wiki {api_url}`: the wiki's own settings.\n"
+            "# Add [database] url (and table_prefix) for the wiki's database.\n\n" + tomli_w.dumps(sections))
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    if output.exists() and not force:
+        raise ConfigError(f"{output} exists: give --force to replace it, or --output another file")
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
 
 
 def main() -> None:

@@ -50,6 +50,9 @@ class Config:
     #: their layout); and $wgOverrideUcfirstCharacters.
     first_letter: str = "simple"
     first_letter_overrides: Mapping[str, str] = field(default_factory=dict)
+    #: The wiki's api.php: when set, `serve` and `db status` say where this file disagrees
+    #: with the wiki's own settings (`gitaccess config from-wiki` writes them).
+    api_url: str = ""
     upload_directory: Path = DEFAULT_DATA_DIR / "images"
     max_page_size: int = 2 * 1024 * 1024
     upload_extensions: tuple[str, ...] = ("png", "gif", "jpg", "jpeg", "webp")
@@ -88,7 +91,7 @@ class Config:
 #: TOML section -> keys allowed in it (each a Config field unless mapped below).
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "wiki": ("site_name", "server_name", "server", "script_path", "language", "meta_namespace",
-             "capital_links", "first_letter", "first_letter_overrides", "upload_directory", "max_page_size", "upload_extensions", "max_upload_size",
+             "capital_links", "first_letter", "first_letter_overrides", "api_url", "upload_directory", "max_page_size", "upload_extensions", "max_upload_size",
              "data_directory"),
     "database": ("url", "table_prefix", "schema"),
     "namespaces": ("subpages", "included", "excluded", "extra", "extensions"),
