@@ -34,7 +34,7 @@ from gitaccess.site import Site
 from gitaccess.titles.codec import InvalidTitle, Title
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import PathError
-from gitaccess.wiki import migrate, standalone
+from gitaccess.wiki import migrate, standalone, useradmin
 from gitaccess.wiki.refusals import DatabaseRefusal, refusal_text
 from gitaccess.wiki.writer import Editor, WikiWriter
 
@@ -118,6 +118,79 @@ def user_add(name: str, password: str, groups: tuple[str, ...]) -> None:
     with site.db.write() as conn:
         WikiWriter(site.db, conn).create_user(canonical, hash_password(password), groups)
     click.echo(f"created user {canonical}" + (f" in {', '.join(groups)}" if groups else ""))
+
+
+#: Who blocks from the command line, as MediaWiki's maintenance scripts name themselves.
+MAINTENANCE_USER = "Maintenance script"
+
+
+def _account_name(site: Site, name: str) -> str:
+    site.db.require_wiki()
+    return accounts.canonical_user_name(site.titles, name)
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new password (asked for when not given).")
+def user_passwd(name: str, password: str) -> None:
+    """Change an account's password."""
+    site = _site()
+    canonical = _account_name(site, name)
+    with site.db.write() as conn:
+        useradmin.set_password(site.db, conn, canonical, hash_password(password))
+    click.echo(f"changed the password of {canonical}")
+
+
+@user.command("list")
+def user_list() -> None:
+    """The accounts, with their groups, edit counts and blocks."""
+    site = _site()
+    site.db.require_wiki()
+    with site.db.read() as conn:
+        for account in useradmin.accounts(site.db, conn):
+            groups = ", ".join(account.groups) or "-"
+            click.echo(f"{account.name}\t{groups}\t{account.edits} edits" + ("\tblocked" if account.blocked else ""))
+
+
+@user.command("groups")
+@click.argument("name")
+@click.option("--add", "add", multiple=True, help="A group to add the user to (repeatable).")
+@click.option("--remove", "remove", multiple=True, help="A group to take the user out of (repeatable).")
+def user_groups(name: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Show an account's groups, or add and remove some."""
+    site = _site()
+    canonical = _account_name(site, name)
+    with site.db.write() as conn:
+        groups = useradmin.change_groups(site.db, conn, canonical, add, remove)
+    click.echo(f"{canonical}: {', '.join(groups) or 'no groups'}")
+
+
+@user.command("block")
+@click.argument("name")
+@click.option("--reason", default="", help="Why, as the block log shows it.")
+@click.option("--expiry", default="infinity", show_default=True,
+              help="When the block ends: infinity, or a wiki timestamp YYYYMMDDHHMMSS (UTC).")
+def user_block(name: str, reason: str, expiry: str) -> None:
+    """Block an account: it can no longer push (nor edit the wiki)."""
+    if expiry != "infinity" and not (len(expiry) == 14 and expiry.isdigit()):
+        raise click.BadParameter("expected infinity or a wiki timestamp YYYYMMDDHHMMSS", param_hint="--expiry")
+    site = _site()
+    canonical = _account_name(site, name)
+    with site.db.write() as conn:
+        useradmin.block(site.db, conn, site.titles, canonical, by=MAINTENANCE_USER, reason=reason, expiry=expiry)
+    click.echo(f"blocked {canonical}" + ("" if expiry == "infinity" else f" until {expiry}"))
+
+
+@user.command("unblock")
+@click.argument("name")
+def user_unblock(name: str) -> None:
+    """Lift an account's block."""
+    site = _site()
+    canonical = _account_name(site, name)
+    with site.db.write() as conn:
+        lifted = useradmin.unblock(site.db, conn, canonical)
+    click.echo(f"unblocked {canonical}" if lifted else f"{canonical} was not blocked")
 
 
 @cli.command()
@@ -275,7 +348,7 @@ def serve(host: str, port: int, workers: int) -> None:
     password = bootstrap(site)
     if password is not None:
         click.echo(f"created {site.config.effective_database_url} with user Admin, password: {password}")
-        click.echo("(shown once; change it with your own `gitaccess user add` accounts)")
+        click.echo("(shown once; change it with `gitaccess user passwd Admin`)")
     _warn_where_the_wiki_disagrees(site.config)
     run(current_app._get_current_object(), host, port, workers)  # type: ignore[attr-defined]
 

@@ -50,3 +50,7 @@ class AuthError(GitAccessError):
 
 class UserExists(WikiWriteError):
     """An account with that name already exists."""
+
+
+class UserMissing(WikiWriteError):
+    """No account has that name."""

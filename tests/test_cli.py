@@ -132,3 +132,51 @@ def test_refresh_builds_the_served_history_ahead_of_the_first_request(tmp_path: 
     WikiRepository(site, tmp_path / "another-cache").refresh(lambda *progress: told.append(progress))
     assert told[-1] == ("journaling the wiki", 0, 0)  # nothing new
     assert told[:-1] == [("replaying the journal", done, commits) for done in range(commits + 1)]
+
+
+def test_accounts_of_a_standalone_wiki(tmp_path: Path) -> None:
+    """passwd, list, groups, block and unblock, judged by the same login that git's gate uses."""
+    assert run(tmp_path, "init").returncode == 0
+    assert run(tmp_path, "user", "add", "Ann", "--password", "first-pass-1").returncode == 0
+    site = Site(load_config(None, f"sqlite:///{tmp_path}/gitaccess-data/wiki.sqlite", environ={}))
+
+    def login(password: str):  # type: ignore[no-untyped-def]
+        return Authenticator(site).authenticate("Ann", password, "127.0.0.1")
+
+    changed = run(tmp_path, "user", "passwd", "ann", "--password", "second-pass-2")
+    assert changed.returncode == 0 and "changed the password of Ann" in changed.stdout
+    with pytest.raises(AuthError):
+        login("first-pass-1")
+    assert not login("second-pass-2").can_push
+
+    grouped = run(tmp_path, "user", "groups", "Ann", "--add", "sysop", "--add", "bot")
+    assert grouped.returncode == 0 and grouped.stdout.strip() == "Ann: bot, sysop"
+    assert login("second-pass-2").can_push
+    assert run(tmp_path, "user", "groups", "Ann", "--remove", "bot").stdout.strip() == "Ann: sysop"
+
+    blocked = run(tmp_path, "user", "block", "Ann", "--reason", "spam")
+    assert blocked.returncode == 0 and login("second-pass-2").blocked
+    again = run(tmp_path, "user", "block", "Ann")
+    assert again.returncode == 1 and "blocked already" in again.stderr
+    assert "Ann\tsysop\t0 edits\tblocked" in run(tmp_path, "user", "list").stdout
+    assert run(tmp_path, "user", "unblock", "Ann").stdout.strip() == "unblocked Ann"
+    assert not login("second-pass-2").blocked
+    expired = run(tmp_path, "user", "block", "Ann", "--expiry", "20000101000000")
+    assert expired.returncode == 0 and not login("second-pass-2").blocked
+    assert run(tmp_path, "user", "block", "Ann", "--expiry", "tomorrow").returncode == 2
+
+    missing = run(tmp_path, "user", "passwd", "Nobody", "--password", "x-123456")
+    assert missing.returncode == 1 and "there is no user 'Nobody'" in missing.stderr
+
+
+def test_the_first_start_says_how_to_change_the_password(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GITACCESS_")}
+    server = subprocess.Popen([sys.executable, "-m", "gitaccess", "serve", "--port", "0"], cwd=tmp_path,
+                              env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        said = [server.stdout.readline() for _ in range(2)] if server.stdout else []
+    finally:
+        server.terminate()
+        server.wait(20)
+    assert "with user Admin, password: " in said[0]
+    assert "change it with `gitaccess user passwd Admin`" in said[1]
