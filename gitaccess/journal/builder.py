@@ -9,9 +9,9 @@ journal uses one for each catch-up, replay or push (docs/history.md).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from dulwich.objects import Blob, Commit, ShaFile
-from sqlalchemy import Connection
 
 from gitaccess.journal.state import NewCommit, Marks, PageState, Unit, WikiState
 from gitaccess.objects.trees import TreeObject
@@ -25,6 +25,9 @@ from gitaccess.wiki import events, filerows
 from gitaccess.wiki.database import WikiDatabase
 from gitaccess.wiki.events import DELETED_TEXT, LogEvent, RevisionEvent
 from gitaccess.wiki.reader import TextRows
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 log = logging.getLogger(__name__)
 

@@ -13,20 +13,16 @@ rebuild the object cache (:meth:`History.replay`), check the journal
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from dulwich.objects import Commit, ShaFile
-from sqlalchemy import Connection, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from gitaccess.errors import GitAccessError
 from gitaccess.journal.builder import Builder, EarlierTitles
 from gitaccess.journal.commits import Identity, make_commit, message, wiki_identity
-from gitaccess.journal.rows import JournalRows
 from gitaccess.journal.state import Marks, NewCommit, Unit, WikiState, group
 from gitaccess.objects.trees import TreeObject
 from gitaccess.site import Site
@@ -35,11 +31,13 @@ from gitaccess.tree.aliases import Alias
 from gitaccess.tree.layout import Layout
 from gitaccess.wiki import events
 from gitaccess.wiki.events import DELETED_COMMENT, DELETED_TEXT, DELETED_USER
+from gitaccess.wiki.journaltables import AliasRow, JournalRows, JournalTables, add_journal_row
 from gitaccess.wiki.reader import TextRows
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
-JOURNAL_KEY = "journal"
+log = logging.getLogger(__name__)
 
 
 class HistoryError(GitAccessError):
@@ -109,11 +107,10 @@ class History:
         """The layout recorded under an id (git_site "layout:<id>"); :class:`HistoryError` when
         the journal names a layout that was never recorded."""
         if layout_id not in self._layouts:
-            gs = self.db.tables.git_site
-            raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == f"layout:{layout_id}")).scalar()
-            if raw is None:
+            settings = JournalTables(self.db, conn).layout_settings(layout_id)
+            if settings is None:
                 raise HistoryError(f"the journal names layout {layout_id}, which git_site does not hold")
-            self._layouts[layout_id] = self.site.layout_from(json.loads(raw))
+            self._layouts[layout_id] = self.site.layout_from(settings)
         return self._layouts[layout_id]
 
     def _current_layout_id(self, conn: Connection, head_layout: int | None) -> int:
@@ -122,51 +119,39 @@ class History:
         Before the first commit there is nothing to keep: layout 1 is (re)written.
         """
         settings = self.site.layout_settings()
-        gs = self.db.tables.git_site
+        tables = JournalTables(self.db, conn)
         layout_id = head_layout or 1
-        raw = conn.execute(select(gs.c.gs_value).where(gs.c.gs_key == f"layout:{layout_id}")).scalar()
-        if raw is not None and json.loads(raw) == settings:
+        recorded = tables.layout_settings(layout_id)
+        if recorded is not None and recorded == settings:
             return layout_id
         if head_layout is not None:
             layout_id += 1
-            raw = None
-        if raw is None:
-            conn.execute(insert(gs).values(gs_key=f"layout:{layout_id}", gs_value=json.dumps(settings)))
+            recorded = None
+        if recorded is None:
+            tables.add_layout(layout_id, settings)
         else:
-            conn.execute(update(gs).where(gs.c.gs_key == f"layout:{layout_id}").values(gs_value=json.dumps(settings)))
+            tables.replace_layout(layout_id, settings)
         self._layouts.pop(layout_id, None)
         return layout_id
 
     # --- reading the journal
     def head(self, conn: Connection) -> bytes | None:
         """The journal's newest commit; None while it is empty."""
-        gh = self.db.tables.git_hash
-        sha = conn.execute(select(gh.c.gh_sha1).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
+        sha = JournalTables(self.db, conn).head()
         return sha.encode("ascii") if sha else None
 
     def last_position(self, conn: Connection) -> int:
         """The journal position of its head (0 when empty): about how many commits it holds."""
-        gh = self.db.tables.git_hash
-        return conn.execute(select(func.max(gh.c.gh_seq))).scalar() or 0
+        return JournalTables(self.db, conn).last_position()
 
     def marks(self, conn: Connection, *, lock: bool = False) -> Marks:
         """The journal's high-water marks; ``lock`` takes the journal lock until the transaction ends."""
-        gs = self.db.tables.git_site
-        query = select(gs.c.gs_value).where(gs.c.gs_key == JOURNAL_KEY)
-        if lock and self.db.dialect != "sqlite":
-            query = query.with_for_update()
-        raw = conn.execute(query).scalar()
+        raw = JournalTables(self.db, conn).marks(lock=lock)
         return Marks.from_json(raw) if raw is not None else Marks()
 
     def ensure_journal_row(self) -> None:
         """The row the journal lock is taken on; made once, whoever comes first."""
-        gs = self.db.tables.git_site
-        try:
-            with self.db.write() as conn:
-                if conn.execute(select(gs.c.gs_key).where(gs.c.gs_key == JOURNAL_KEY)).first() is None:
-                    conn.execute(insert(gs).values(gs_key=JOURNAL_KEY, gs_value=Marks().to_json()))
-        except IntegrityError:
-            pass  # another server made it meanwhile
+        add_journal_row(self.db, Marks().to_json())
 
     def behind(self, marks: Marks) -> bool:
         """Is there wiki activity the journal has not read? Cheap: index lookups only."""
@@ -211,12 +196,13 @@ class History:
             head_layout = self._head_layout(conn)
             layout_id = self._current_layout_id(conn, head_layout)
             builder = self._builder(conn, state, context, self.layout(conn, layout_id))
-            journal = JournalRows(self.db, conn, self.last_position(conn))
+            tables = JournalTables(self.db, conn)
+            journal = JournalRows(self.db, conn, tables.last_position())
             if head is not None and layout_id != head_layout:
                 builder.relayout(self.layout(conn, head_layout) if head_layout else None)
                 tree, aliases = builder.tree()
                 commit = self.layout_commit(layout_id, tree.encode("ascii"), head)
-                journal.add(commit, Unit(), aliases, context, layout_id)
+                _journal(journal, commit, Unit(), aliases, context, layout_id)
                 yield builder.commit(commit)
                 head = commit.id
             found = [*events.revisions_after(self.db, conn, marks.rev, rev_mark),
@@ -242,12 +228,11 @@ class History:
                     builder.objects, builder.bases = [], {}
                     continue
                 commit = self.commit_for(unit, tree.encode("ascii"), [head] if head else [])
-                journal.add(commit, unit, aliases, context, layout_id)
+                _journal(journal, commit, unit, aliases, context, layout_id)
                 yield builder.commit(commit)
                 head = commit.id
             journal.flush()
-            gs = self.db.tables.git_site
-            conn.execute(update(gs).where(gs.c.gs_key == JOURNAL_KEY).values(gs_value=new_marks.to_json()))
+            tables.save_marks(new_marks.to_json())
 
     def _missing(self, conn: Connection, kind: str, after: int, upto: int) -> list[int]:
         """Ids in (after, upto] that no row has (yet)."""
@@ -273,8 +258,7 @@ class History:
         return make_commit(tree, parents, author, author, message(summary, trailers))
 
     def _head_layout(self, conn: Connection) -> int | None:
-        gh = self.db.tables.git_hash
-        return conn.execute(select(gh.c.gh_layout).order_by(gh.c.gh_seq.desc()).limit(1)).scalar()
+        return JournalTables(self.db, conn).head_layout()
 
     def layout_commit(self, layout_id: int, tree: bytes, head: bytes) -> Commit:
         """The commit of a configuration change that moved files, by the gitaccess identity (not a
@@ -343,32 +327,28 @@ class History:
         """Journal a pushed commit byte for byte, with the aliases its Aliases.xml set (None: the
         journal's, unchanged) and the side-branch objects the wiki cannot make again; returns
         those objects."""
-        t = self.db.tables
-        journal = JournalRows(self.db, conn, self.last_position(conn))
-        seq = journal.add(commit, unit, [], marks, layout_id, kind="push", raw=commit.as_raw_string())
+        tables = JournalTables(self.db, conn)
+        journal = JournalRows(self.db, conn, tables.last_position())
+        seq = _journal(journal, commit, unit, [], marks, layout_id, kind="push", raw=commit.as_raw_string())
         journal.flush()
         if registry is not None:
-            self._set_aliases(conn, seq, registry)
+            self._set_aliases(tables, seq, registry)
         stored: dict[bytes, ShaFile] = {}
         for obj in _side_objects(side, objects):
             if obj.id not in stored:
                 stored[obj.id] = obj
-                conn.execute(insert(t.git_object).values(go_sha1=obj.id.decode("ascii"), go_type=obj.type_num,
-                                                         go_data=obj.as_raw_string(),
-                                                         go_push=commit.id.decode("ascii")))
+                tables.add_pushed_object(obj.id.decode("ascii"), obj.type_num, obj.as_raw_string(),
+                                         commit.id.decode("ascii"))
         return list(stored.values())
 
-    def _set_aliases(self, conn: Connection, seq: int, registry: list[Alias]) -> None:
+    def _set_aliases(self, tables: JournalTables, seq: int, registry: list[Alias]) -> None:
         """Make the journal's active aliases the registry's, from commit ``seq`` on."""
-        ga = self.db.tables.git_alias
-        active = {Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
-            select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title).where(ga.c.ga_until.is_(None)))}
+        active = {_alias(row) for row in tables.active_aliases()}
         wanted = set(registry)
         for alias in active - wanted:
-            conn.execute(update(ga).where(ga.c.ga_path == alias.path, ga.c.ga_until.is_(None)).values(ga_until=seq))
+            tables.drop_alias(alias.path, seq)
         for alias in wanted - active:
-            conn.execute(insert(ga).values(ga_path=alias.path, ga_namespace=alias.title.namespace,
-                                           ga_title=alias.title.dbkey, ga_seq=seq))
+            tables.add_alias(_alias_row(alias), seq)
 
     def _save_marks(self, conn: Connection, marks: Marks, *, created: tuple[set[int], set[int]],
                     previous: Marks) -> None:
@@ -378,9 +358,7 @@ class History:
         now = time.time()
         rev_gaps = marks.rev_gaps | {i: now for i in range(previous.rev + 1, marks.rev + 1) if i not in revs}
         log_gaps = marks.log_gaps | {i: now for i in range(previous.log + 1, marks.log + 1) if i not in logs}
-        gs = self.db.tables.git_site
-        conn.execute(update(gs).where(gs.c.gs_key == JOURNAL_KEY).values(
-            gs_value=Marks(marks.rev, marks.log, rev_gaps, log_gaps).to_json()))
+        JournalTables(self.db, conn).save_marks(Marks(marks.rev, marks.log, rev_gaps, log_gaps).to_json())
 
     # --- replaying
     def place(self, state: WikiState) -> None:
@@ -398,15 +376,14 @@ class History:
         (redacted: replay from the start), :class:`RebuildMismatch` naming the
         first commit that cannot be rebuilt identically.
         """
-        t = self.db.tables
-        gh = t.git_hash
         with self.db.read() as conn:
-            start = 0
+            tables = JournalTables(self.db, conn)
+            start: int | None = 0
             if after is not None:
-                start = conn.execute(select(gh.c.gh_seq).where(gh.c.gh_sha1 == after.decode("ascii"))).scalar()
+                start = tables.position_of(after.decode("ascii"))
                 if start is None:
                     raise StaleCache(f"the cache's head {after.decode()} is no longer in the journal (redacted)")
-            rows = [r._mapping for r in conn.execute(select(gh).where(gh.c.gh_seq > start).order_by(gh.c.gh_seq))]
+            rows = tables.rows_after(start)
             units: dict[str, Unit] = {}
             aliases: dict[int, list[Alias]] = {}
             earlier = EarlierTitles(self.db, conn)
@@ -426,13 +403,8 @@ class History:
 
     def _aliases_added(self, conn: Connection, first: int, last: int) -> dict[int, list[Alias]]:
         """The aliases each journaled commit from ``first`` to ``last`` added, by position."""
-        ga = self.db.tables.git_alias
-        added: dict[int, list[Alias]] = {}
-        for seq, path, namespace, dbkey in conn.execute(
-                select(ga.c.ga_seq, ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)
-                .where(ga.c.ga_seq >= first, ga.c.ga_seq <= last)):
-            added.setdefault(seq, []).append(Alias(path, Title(namespace, dbkey)))
-        return added
+        return {seq: [_alias(row) for row in rows]
+                for seq, rows in JournalTables(self.db, conn).aliases_added(first, last).items()}
 
     def _unit_of(self, conn: Connection, sha: str) -> Unit:
         """The wiki activity a journaled commit stands for, read again from the database."""
@@ -440,14 +412,12 @@ class History:
 
     def _units_of(self, conn: Connection, shas: list[str]) -> dict[str, Unit]:
         """:meth:`_unit_of` for many commits at once: a few queries, not a few per commit."""
-        t = self.db.tables
-        geh, gsmh = t.git_edit_hash, t.git_status_modify_hash
+        tables = JournalTables(self.db, conn)
         rev_ids: dict[str, list[int]] = {sha: [] for sha in shas}
         log_ids: dict[str, list[int]] = {sha: [] for sha in shas}
-        for sha, rev_id in conn.execute(select(geh.c.geh_sha1, geh.c.geh_rev_id).where(geh.c.geh_sha1.in_(shas))):
+        for sha, rev_id in tables.revisions_of(shas):
             rev_ids[sha].append(rev_id)
-        for sha, log_id in conn.execute(select(gsmh.c.gsmh_sha1, gsmh.c.gsmh_log_id)
-                                        .where(gsmh.c.gsmh_sha1.in_(shas))):
+        for sha, log_id in tables.log_entries_of(shas):
             log_ids[sha].append(log_id)
         revisions = {e.rev_id: e for e in events.revisions_with_ids(self.db, conn, (i for v in rev_ids.values()
                                                                                      for i in v))}
@@ -485,23 +455,18 @@ class History:
     def _rebuild_pushed(self, conn: Connection, state: WikiState, row: Any, unit: Unit,
                         builder: Builder) -> tuple[NewCommit, list[Alias], Unit]:
         """A pushed commit: its bytes from the journal, its tree made again from the wiki."""
-        t = self.db.tables
-        ga = t.git_alias
+        tables = JournalTables(self.db, conn)
         seq = row["gh_seq"]
         builder.apply(unit)
-        state.aliases = [Alias(r[0], Title(r[1], r[2])) for r in conn.execute(
-            select(ga.c.ga_path, ga.c.ga_namespace, ga.c.ga_title)
-            .where(ga.c.ga_seq <= seq, or_(ga.c.ga_until.is_(None), ga.c.ga_until > seq))
-            .order_by(ga.c.ga_path))]  # the registry's order: an unchanged registry keeps the view
+        # The registry's order: an unchanged registry keeps the view.
+        state.aliases = [_alias(alias) for alias in tables.aliases_at(seq)]
         tree, new_aliases = builder.tree()
         commit = Commit.from_string(bytes(row["gh_raw"]))
         if commit.tree != tree.encode("ascii") or new_aliases:
             raise RebuildMismatch(seq, f"pushed commit {row['gh_sha1']} (journal position {seq}) no longer "
                                        f"rebuilds: its tree would be {tree}: {_why_different(unit)}")
-        for raw_sha, kind, data in conn.execute(select(t.git_object.c.go_sha1, t.git_object.c.go_type,
-                                                       t.git_object.c.go_data)
-                                                .where(t.git_object.c.go_push == row["gh_sha1"])):
-            builder.objects.append(ShaFile.from_raw_string(kind, bytes(data), raw_sha.encode("ascii")))
+        for raw_sha, kind, data in tables.pushed_objects(row["gh_sha1"]):
+            builder.objects.append(ShaFile.from_raw_string(kind, data, raw_sha.encode("ascii")))
         return builder.commit(commit), [], unit
 
     def _replay_one(self, conn: Connection, state: WikiState, row: Any, unit: Unit, expected: list[Alias],
@@ -542,12 +507,11 @@ class History:
             return 0
         except RebuildMismatch as mismatch:
             first = mismatch.position
-        t = self.db.tables
-        gh = t.git_hash
         self.ensure_journal_row()
         with self.db.write() as conn:
             self.marks(conn, lock=True)
-            rows = [r._mapping for r in conn.execute(select(gh).order_by(gh.c.gh_seq)).all()]
+            tables = JournalTables(self.db, conn)
+            rows = tables.rows_after(0)
             state = WikiState()
             head: bytes | None = None
             kept = [r for r in rows if r["gh_seq"] < first]
@@ -557,17 +521,13 @@ class History:
                                      earlier=earlier)[0].commit.id
             rewritten = [r for r in rows if r["gh_seq"] >= first]
             units = [self._unit_of(conn, r["gh_sha1"]) for r in rewritten]
-            gone = [r["gh_sha1"] for r in rewritten]
-            conn.execute(t.git_edit_hash.delete().where(t.git_edit_hash.c.geh_sha1.in_(gone)))
-            conn.execute(t.git_status_modify_hash.delete().where(t.git_status_modify_hash.c.gsmh_sha1.in_(gone)))
-            conn.execute(t.git_alias.delete().where(t.git_alias.c.ga_seq >= first))
-            conn.execute(gh.delete().where(gh.c.gh_seq >= first))
-            journal = JournalRows(self.db, conn, self.last_position(conn))
+            tables.truncate(first, [r["gh_sha1"] for r in rewritten])
+            journal = JournalRows(self.db, conn, tables.last_position())
             for row, unit in zip(rewritten, units):
                 made, aliases, unit = self._rebuild(conn, state, row, [head] if head else [], redacting=True,
                                                     unit=unit, earlier=earlier)
-                journal.add(made.commit, unit, aliases, Marks(row["gh_rev_mark"] or 0, row["gh_log_mark"] or 0),
-                            row["gh_layout"], kind=row["gh_kind"])
+                _journal(journal, made.commit, unit, aliases, Marks(row["gh_rev_mark"] or 0, row["gh_log_mark"] or 0),
+                         row["gh_layout"], kind=row["gh_kind"])
                 head = made.commit.id
             journal.flush()
             log.warning("redacted history from journal position %s: %d commits rewritten, new head %s",
@@ -581,6 +541,28 @@ class RebuildMismatch(HistoryError):
     def __init__(self, position: int, message: str) -> None:
         super().__init__(message)
         self.position = position
+
+
+def _journal(rows: JournalRows, commit: Commit, unit: Unit, aliases: list[Alias], marks: Marks, layout_id: int, *,
+             kind: str | None = None, raw: bytes | None = None) -> int:
+    """Add a commit to the journal's rows with the wiki activity it stands for and the aliases it
+    published; ``kind`` unless the unit tells, ``raw``: its bytes, for a commit the wiki cannot
+    make again. Returns its journal position."""
+    return rows.add(commit, kind or ("log" if unit.logs else "revision" if unit.revisions else "layout"),
+                    revisions=[r.rev_id for r in unit.revisions], logs=[e.log_id for e in unit.logs],
+                    aliases=[_alias_row(a) for a in aliases], marks=(marks.rev, marks.log), layout_id=layout_id,
+                    raw=raw)
+
+
+def _alias(row: AliasRow) -> Alias:
+    """An alias as the journal's tables hold it, made an :class:`Alias` again."""
+    path, namespace, dbkey = row
+    return Alias(path, Title(namespace, dbkey))
+
+
+def _alias_row(alias: Alias) -> AliasRow:
+    """An alias as the journal's tables hold it."""
+    return alias.path, alias.title.namespace, alias.title.dbkey
 
 
 def _side_objects(side: list[Commit], objects: Any) -> Iterator[ShaFile]:

@@ -9,10 +9,9 @@ tree, and appends the commit byte for byte.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from dulwich.objects import Commit, ShaFile
-from sqlalchemy import Connection
 
 from gitaccess.auth.permissions import Rights, protection_levels, protection_problem
 from gitaccess.errors import EditConflict, PageExists, PageMissing
@@ -27,6 +26,9 @@ from gitaccess.site import Site
 from gitaccess.titles.codec import Title
 from gitaccess.titles.namespaces import FILE, MEDIA
 from gitaccess.wiki.writer import Editor, WikiWriter
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 #: Told what the push is doing, for the client's progress lines.
 Progress = Callable[[str], None]
