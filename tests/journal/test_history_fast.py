@@ -216,16 +216,20 @@ def test_a_warmed_process_catches_up_from_the_placed_state(tmp_path: Path) -> No
     assert afresh.cache.head() == repo.cache.head()
 
 
-def test_the_app_warms_up_in_the_background_when_a_cache_exists(tmp_path: Path) -> None:
+def test_a_worker_warms_up_in_the_background_when_a_cache_exists(tmp_path: Path) -> None:
+    """As a worker starts (gitaccess serve's hook; any server's first request), never while the
+    app is built: gunicorn may fork its workers from the process that built it."""
     create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
     config = config_for(tmp_path / "wiki")
     site = Site(config)
     WikiRepository._kept_states.clear()
-    create_app(config)  # no cache yet: nothing to read
+    create_app(config).extensions["gitaccess.worker_started"]()  # no cache yet: nothing to read
     assert not [t for t in threading.enumerate() if t.name == "gitaccess-warm"]
     WikiRepository(site).refresh()
     WikiRepository._kept_states.clear()
-    create_app(config)
+    app = create_app(config)
+    assert not [t for t in threading.enumerate() if t.name == "gitaccess-warm"]
+    app.extensions["gitaccess.worker_started"]()
     for thread in threading.enumerate():
         if thread.name == "gitaccess-warm":
             thread.join(60)
