@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,89 @@ def _wait_for(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"gitaccess serve did not start:\n{log.read_text()}")
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """``gitaccess serve`` with its defaults (two workers) on a fresh wiki anyone may read."""
+    place = tmp_path_factory.mktemp("serve")
+    (place / "gitaccess.toml").write_text('[access]\nanonymous_read = true\n')
+    env = {**os.environ, "GITACCESS_CONFIG": str(place / "gitaccess.toml")}
+    env.pop("GITACCESS_DB", None)
+    port = _free_port()
+    log = place / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port)], cwd=place, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(port, server, log)
+        yield port, log
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+class _Slowloris:
+    """Connections that send a request head one header line at a time, a line a second."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+        for sock in self.sockets:
+            sock.sendall(b"GET /wiki.git/info/refs?service=git-upload-pack HTTP/1.1\r\n")
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._drip, daemon=True)
+        self.thread.start()
+
+    def _drip(self) -> None:
+        for _ in range(60):
+            if self.stop.wait(1):
+                return
+            for sock in self.sockets:
+                try:
+                    sock.sendall(b"X-Slow: y\r\n")
+                except OSError:
+                    pass  # dropped by the server: what it should do
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        for sock in self.sockets:
+            sock.close()
+
+
+def _git(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+
+
+def test_thirty_two_slow_clients_leave_clones_answering(served: tuple[int, Path], tmp_path: Path) -> None:
+    port, log = served
+    slow = _Slowloris(port, 32)
+    try:
+        time.sleep(1.5)  # every slow connection has been accepted and is dripping its head
+        for attempt in range(6):  # enough to reach both workers
+            started = time.monotonic()
+            listed = _git("ls-remote", f"http://127.0.0.1:{port}/wiki.git", "HEAD")
+            assert listed.returncode == 0 and "HEAD" in listed.stdout, f"{listed.stderr}\n{log.read_text()}"
+            assert time.monotonic() - started < 3, f"ls-remote {attempt} took {time.monotonic() - started:.1f} s"
+        started = time.monotonic()
+        cloned = _git("clone", "-q", f"http://127.0.0.1:{port}/wiki.git", str(tmp_path / "clone"))
+        assert cloned.returncode == 0, f"{cloned.stderr}\n{log.read_text()}"
+        assert time.monotonic() - started < 5
+    finally:
+        slow.close()
+
+
+def test_a_client_whose_head_never_ends_is_told_and_dropped(served: tuple[int, Path]) -> None:
+    port, _log = served
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(b"GET /wiki.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+            if time.monotonic() - started > 15:
+                break
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"the request head did not arrive within 10 seconds" in answer
+    assert 9 < time.monotonic() - started < 13
