@@ -284,7 +284,13 @@ def test_deleting_and_tags_are_refused(stage: Stage) -> None:
     ({"max_objects": 5}, {f"(Main)/P{n}.wiki": b"page %d\n" % n for n in range(8)},
      "holds 11 objects, more than the limit of 5"),
     ({"max_object_bytes": 100_000}, {"Media/Big.bin": b"x" * 150_000}, "is 150000 bytes, more than the limit of 100000"),
-], ids=["pack-size", "object-count", "object-size"])
+    ({"max_inflated_bytes": 200_000}, {"(Main)/Big.wiki": b"x" * 150_000, "(Main)/Bigger.wiki": b"y" * 150_000},
+     "the pack's objects inflate to more than the limit of 200000 bytes for one push"),
+    ({"max_tree_bytes": 20_000}, {f"(Main)/P{n}.wiki": b"page\n" for n in range(1000)},
+     "more than the limit of 20000 bytes for one directory: put fewer files in one directory"),
+    ({"max_memory": 1024 * 1024}, {"Media/Big.bin": os.urandom(5_000_000)},
+     "this push takes the server past its memory limit of 1048576 bytes per worker"),
+], ids=["pack-size", "object-count", "object-size", "inflated", "tree-size", "memory"])
 def test_limits_with_git(history: Path, tmp_path: Path, limit: dict[str, int], files: dict[str, bytes],
                          message: str) -> None:
     with make_stage(history, tmp_path, **limit) as stage:
