@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,17 +87,16 @@ def _wait_for(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
             time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    """``gitaccess serve`` with its defaults (two workers) on a fresh wiki anyone may read."""
-    place = tmp_path_factory.mktemp("serve")
+@contextmanager
+def _serving(place: Path, *options: str) -> Iterator[tuple[int, Path]]:
+    """``gitaccess serve`` with ``options`` on a fresh wiki anyone may read: its port and log."""
     (place / "gitaccess.toml").write_text('[access]\nanonymous_read = true\n')
     env = {**os.environ, "GITACCESS_CONFIG": str(place / "gitaccess.toml")}
     env.pop("GITACCESS_DB", None)
     port = _free_port()
     log = place / "serve.log"
     with log.open("wb") as out:
-        server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port)], cwd=place, env=env,
+        server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port), *options], cwd=place, env=env,
                                   stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_for(port, server, log)
@@ -104,6 +104,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
     finally:
         server.terminate()
         server.wait(20)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """``gitaccess serve`` with its defaults (two workers)."""
+    with _serving(tmp_path_factory.mktemp("serve")) as running:
+        yield running
 
 
 class _Slowloris:
@@ -170,3 +177,26 @@ def test_a_client_whose_head_never_ends_is_told_and_dropped(served: tuple[int, P
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert b"the request head did not arrive within 10 seconds" in answer
     assert 9 < time.monotonic() - started < 13
+
+
+def test_a_request_body_that_trickles_in_is_cut_off(tmp_path: Path) -> None:
+    with _serving(tmp_path, "--idle-timeout", "2", "--workers", "1") as (port, _log):
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(b"POST /wiki.git/git-upload-pack HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/x-git-upload-pack-request\r\nContent-Length: 100000\r\n\r\n")
+            started = time.monotonic()
+            sock.settimeout(0.5)
+            answer = b""
+            for _ in range(40):  # ten bytes each half second: far below the minimum rate
+                try:
+                    sock.sendall(b"0" * 10)
+                    answer += sock.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if b"\r\n\r\n" in answer:
+                    break
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"the request body could not be read (TimeoutError)" in answer
+    assert time.monotonic() - started < 6

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from dulwich.object_format import SHA1
-from dulwich.pack import pack_object_header
+from dulwich.pack import OFS_DELTA, pack_object_header
 from dulwich.repo import Repo
 from flask import Flask
 
@@ -515,5 +515,41 @@ def test_dropped_connection_mid_pack(stage: Stage, caplog: pytest.LogCaptureFixt
         raw.send(body[: len(body) // 2])
         raw.close()
     wait_for(lambda: caplog.text.count("abandoned") == 2)
+    assert stage.decider.calls == [] and leftovers(stage.quarantine) == []
+    assert stage.served_master() == old
+
+
+def delta_bomb(base: bytes, count: int, result_size: int) -> bytes:
+    """A pack of ``base`` and ``count`` ofs-deltas of it, each ``result_size`` bytes of copies of
+    the base's first 64 KiB: one byte of delta per 64 KiB of result, so the pack stays tiny."""
+    out = struct.pack(">4sLL", b"PACK", 2, 1 + count)
+    out += bytes(pack_object_header(3, None, len(base), SHA1)) + zlib.compress(base)
+
+    def varint(value: int) -> bytes:
+        encoded = b""
+        while value >= 0x80:
+            encoded += bytes([value & 0x7F | 0x80])
+            value >>= 7
+        return encoded + bytes([value])
+
+    copies, rest = divmod(result_size, 0x10000)
+    assert rest == 0 and len(base) >= 0x10000
+    delta = varint(len(base)) + varint(result_size) + b"\x80" * copies  # copy 64 KiB from offset 0
+    for _ in range(count):
+        offset = len(out)
+        out += bytes(pack_object_header(OFS_DELTA, offset - 12, len(delta), SHA1)) + zlib.compress(delta)
+    return out + hashlib.sha1(out).digest()
+
+
+def test_deltas_that_inflate_beyond_the_limit_are_refused_before_any_is_applied(stage: Stage) -> None:
+    """Twenty deltas of 99 MiB each from a pack of a few KiB: each within the object limit, together
+    far beyond what a push may inflate to, and refused on the default limits at once."""
+    old = stage.served_master()
+    pack = delta_bomb(b"x" * 0x10000, 20, 99 * 1024 * 1024)
+    assert len(pack) < 8192
+    started = time.monotonic()
+    answer = post(stage, push_body(old.encode(), b"1" * 40, pack))
+    assert b"the pack's objects inflate to more than the limit of 1073741824 bytes for one push" in answer
+    assert time.monotonic() - started < 5
     assert stage.decider.calls == [] and leftovers(stage.quarantine) == []
     assert stage.served_master() == old
