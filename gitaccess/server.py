@@ -49,8 +49,8 @@ class ServeSettings:
 class _PacedSocket:
     """The socket as gunicorn's parser reads a request body from it: each read waits at
     most the idle timeout, and the whole body may take no longer than its size at the
-    minimum rate plus that allowance. A slow client's read raises TimeoutError (an
-    OSError), which the app reports as a body that could not be read."""
+    minimum rate plus that allowance. A slow client's read raises TimeoutError, which
+    the app reports as a body that came too slowly."""
 
     def __init__(self, sock: socket.socket, settings: ServeSettings) -> None:
         self._sock = sock

@@ -153,6 +153,8 @@ def read_body(req: Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
             chunks.append(chunk)
     except ClientDisconnected:
         pass  # Werkzeug's word for a body that ended before its Content-Length: reported below
+    except TimeoutError as exc:  # the server's read timeouts (gitaccess serve's idle timeout, minimum rate)
+        raise BadBody(408, f"the request body came too slowly ({exc}) after {received} bytes") from None
     except (OSError, ParseException) as exc:
         raise BadBody(400, f"the request body could not be read ({exc.__class__.__name__}) "
                            f"after {received} bytes") from None
