@@ -553,3 +553,14 @@ def test_deltas_that_inflate_beyond_the_limit_are_refused_before_any_is_applied(
     assert time.monotonic() - started < 5
     assert stage.decider.calls == [] and leftovers(stage.quarantine) == []
     assert stage.served_master() == old
+
+
+def test_a_huge_tree_is_refused_from_its_entry_header(stage: Stage) -> None:
+    """A tree of 52 MB (the size that took a worker to gigabytes as deltas of it were parsed) is refused
+    on the default limits from the size its entry declares, before any of it is inflated."""
+    old = stage.served_master()
+    header = struct.pack(">4sLL", b"PACK", 2, 17) + bytes(pack_object_header(2, None, 52_000_000, SHA1))
+    answer = post(stage, push_body(old.encode(), b"1" * 40, header + b"\x78\x9c" + b"\0" * 4096))
+    assert b"the object at pack offset 12 is a tree of 52000000 bytes, more than the limit of 16777216 bytes" in answer
+    assert stage.decider.calls == [] and leftovers(stage.quarantine) == []
+    assert stage.served_master() == old
