@@ -89,7 +89,7 @@ class GuardedWorker(ThreadWorker):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: Connections whose head is still arriving -> the time by which it must have.
+        #: Connections whose head is still arriving -> the time by which it must be complete.
         self.heads: dict[TConn, float] = {}
 
     # Runs on the event loop's thread, like every caller of it in ThreadWorker.
