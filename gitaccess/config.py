@@ -112,6 +112,9 @@ _RENAMED = {
     ("namespaces", "extra"): "extra_namespaces",
 }
 _PATHS = {"upload_directory", "data_directory"}
+#: Limits, counts and timeouts: zero or less would refuse everything or serve nothing.
+_POSITIVE = {"max_push_inflated_bytes", "max_tree_bytes", "max_worker_memory", "max_fetch_wants", "max_fetch_haves",
+             "workers", "threads", "worker_timeout", "head_timeout", "idle_timeout", "min_upload_rate"}
 
 
 def _flatten(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
@@ -151,6 +154,8 @@ def _coerce(name: str, value: Any, base: Path) -> Any:
             raise TypeError("expected a number of seconds")
         if isinstance(default, str) and not isinstance(value, str):
             raise TypeError("expected a string")
+        if name in _POSITIVE and value <= 0:
+            raise ValueError("expected a number above zero")
         return value
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"configuration key {name!r}: {exc}") from None
