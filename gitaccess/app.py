@@ -18,6 +18,7 @@ from gitaccess.protocol.http import git_blueprint
 from gitaccess.protocol.pktline import error_line
 from gitaccess.protocol.quarantine import QuarantinedObjects
 from gitaccess.protocol.receive_pack import PushResult, PushSettings, RefUpdate
+from gitaccess.protocol.upload_pack import FetchLimits
 from gitaccess.push.receiver import Receiver
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
@@ -111,7 +112,8 @@ def push_settings(config: Config) -> PushSettings:
     for stale in quarantine.glob("push-*") if quarantine.exists() else []:
         shutil.rmtree(stale, ignore_errors=True)  # left by a worker killed mid-push
     return PushSettings(quarantine, config.max_push_bytes, config.max_push_objects,
-                        config.max_push_object_bytes, config.push_tags)
+                        config.max_push_object_bytes, config.max_push_inflated_bytes, config.max_tree_bytes,
+                        config.max_worker_memory, config.push_tags)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -125,7 +127,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["gitaccess.worker_started"] = repositories.warm_in_background
     app.before_request(repositories.warm_in_background)
     app.register_blueprint(git_blueprint(repositories, gate, _Pushes(site, repositories),
-                                         push_settings(site.config)))
+                                         push_settings(site.config),
+                                         FetchLimits(site.config.max_fetch_wants, site.config.max_fetch_haves)))
     app.register_error_handler(GitAccessError, _history_failed)
     return app
 

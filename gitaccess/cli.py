@@ -29,7 +29,7 @@ from gitaccess.journal.history import History
 from gitaccess.dumps.importer import import_dump
 from gitaccess.auth.passwords import hash_password
 from gitaccess.repository import WikiRepository
-from gitaccess.server import run
+from gitaccess.server import ServeSettings, run
 from gitaccess.site import Site
 from gitaccess.titles.codec import InvalidTitle, Title
 from gitaccess.tree.gittree import GitTree
@@ -341,16 +341,30 @@ def bootstrap(site: Site) -> str | None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the wiki over smart HTTP (creates the embedded wiki on first run)."""
+@click.option("--workers", type=click.IntRange(min=1), help="gunicorn worker processes [config: workers].")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads per worker [config: threads].")
+@click.option("--worker-timeout", type=click.IntRange(min=1), metavar="SECONDS",
+              help="Restart a worker silent this long [config: worker_timeout].")
+@click.option("--head-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Drop a client whose request head takes longer [config: head_timeout].")
+@click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Drop a client that leaves a read or write waiting longer [config: idle_timeout].")
+def serve(host: str, port: int, **options: float | None) -> None:
+    """Serve the wiki over smart HTTP (creates the embedded wiki on first run).
+
+    Options left out take their value from the [server] section of the configuration.
+    """
     site = _site()
+    config = site.config
+    chosen = {name: value for name, value in options.items() if value is not None}
+    configured = {name: getattr(config, name) for name in ServeSettings.__dataclass_fields__}
+    settings = ServeSettings(**{**configured, **chosen})
     password = bootstrap(site)
     if password is not None:
-        click.echo(f"created {site.config.effective_database_url} with user Admin, password: {password}")
+        click.echo(f"created {config.effective_database_url} with user Admin, password: {password}")
         click.echo("(shown once; change it with `gitaccess user passwd Admin`)")
-    _warn_where_the_wiki_disagrees(site.config)
-    run(current_app._get_current_object(), host, port, workers)  # type: ignore[attr-defined]
+    _warn_where_the_wiki_disagrees(config)
+    run(current_app._get_current_object(), host, port, settings)  # type: ignore[attr-defined]
 
 
 def _warn_where_the_wiki_disagrees(config: Config) -> None:

@@ -78,9 +78,21 @@ class Config:
     max_push_bytes: int = 1024 * 1024 * 1024
     max_push_objects: int = 1_000_000
     max_push_object_bytes: int = 100 * 1024 * 1024
+    max_push_inflated_bytes: int = 1024 * 1024 * 1024
+    max_tree_bytes: int = 16 * 1024 * 1024
+    max_worker_memory: int = 2 * 1024 * 1024 * 1024
+    max_fetch_wants: int = 10_000
+    max_fetch_haves: int = 20_000
     push_tags: bool = False
     data_directory: Path = DEFAULT_DATA_DIR
     source: Path | None = None
+    # [server]
+    workers: int = 2
+    threads: int = 8
+    worker_timeout: int = 600
+    head_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    min_upload_rate: int = 1024
 
     @property
     def effective_database_url(self) -> str:
@@ -96,7 +108,10 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("url", "table_prefix", "schema"),
     "namespaces": ("subpages", "included", "excluded", "extra", "extensions"),
     "access": ("gitaccess_groups", "read_groups", "anonymous_read", "allow_insecure_http"),
-    "git": ("repository", "branch", "max_push_bytes", "max_push_objects", "max_push_object_bytes", "push_tags"),
+    "git": ("repository", "branch", "max_push_bytes", "max_push_objects", "max_push_object_bytes",
+            "max_push_inflated_bytes", "max_tree_bytes", "max_worker_memory", "max_fetch_wants",
+            "max_fetch_haves", "push_tags"),
+    "server": ("workers", "threads", "worker_timeout", "head_timeout", "idle_timeout", "min_upload_rate"),
 }
 _RENAMED = {
     ("database", "url"): "database_url",
@@ -106,6 +121,9 @@ _RENAMED = {
     ("namespaces", "extra"): "extra_namespaces",
 }
 _PATHS = {"upload_directory", "data_directory"}
+#: Limits, counts and timeouts: zero or less would refuse everything or serve nothing.
+_POSITIVE = {"max_push_inflated_bytes", "max_tree_bytes", "max_worker_memory", "max_fetch_wants", "max_fetch_haves",
+             "workers", "threads", "worker_timeout", "head_timeout", "idle_timeout", "min_upload_rate"}
 
 
 def _flatten(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
@@ -147,8 +165,12 @@ def _coerce(name: str, value: Any, base: Path) -> Any:
             raise TypeError("expected true or false")
         if isinstance(default, int) and not isinstance(value, int):
             raise TypeError("expected an integer")
+        if isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TypeError("expected a number of seconds")
         if isinstance(default, str) and not isinstance(value, str):
             raise TypeError("expected a string")
+        if name in _POSITIVE and value <= 0:
+            raise ValueError("expected a number above zero")
         return value
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"configuration key {name!r}: {exc}") from None

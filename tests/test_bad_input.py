@@ -356,6 +356,9 @@ BAD_CONFIGS = {
     "namespace-unknown-field": ('[namespaces]\nextra = [{id = 100, name = "X", colour = 1}]\n',
                                 ("'extra_namespaces'", "colour")),
     "not-utf8": (b"[wiki]\nsite_name = \"\xff\"\n", ("not valid TOML",)),
+    "no-threads": ("[server]\nthreads = 0\n", ("'threads'", "above zero")),
+    "head-timeout-text": ('[server]\nhead_timeout = "10s"\n', ("'head_timeout'", "number of seconds")),
+    "no-haves": ("[git]\nmax_fetch_haves = -1\n", ("'max_fetch_haves'", "above zero")),
 }
 
 

@@ -86,6 +86,8 @@ class RequestBody:
             data = self._stream.read(size)
         except ClientDisconnected:
             data = b""  # Werkzeug's word for a body shorter than its Content-Length: reported below
+        except TimeoutError as exc:  # the server's read timeouts (gitaccess serve's idle timeout, minimum rate)
+            raise BodyCutShort(f"the request body came too slowly ({exc}) after {self.received} bytes") from None
         except (OSError, ParseException) as exc:
             raise BodyCutShort(f"the request body could not be read ({exc.__class__.__name__}) "
                                f"after {self.received} bytes: the connection was probably dropped") from None

@@ -27,7 +27,7 @@ from gitaccess.protocol.gate import Gate, Refusal
 from gitaccess.protocol.pktline import error_line
 from gitaccess.protocol.receive_pack import PushDecider, PushSettings, ReceivePack, advertise
 from gitaccess.protocol.repository import ServedRepository
-from gitaccess.protocol.upload_pack import UploadPack, advertise_v2
+from gitaccess.protocol.upload_pack import FetchLimits, UploadPack, advertise_v2
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -58,12 +58,13 @@ class BadBody(GitAccessError):
 
 
 def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate, decide: PushDecider | None = None,
-                  push_settings: PushSettings | None = None) -> Blueprint:
+                  push_settings: PushSettings | None = None, fetch_limits: FetchLimits = FetchLimits()) -> Blueprint:
     """Routes for ``/<repo>.git`` and ``/<repo>`` (the configured name), behind ``gate``.
 
     Pushing is enabled by a ``decide`` function, which judges and applies
     each push; ``push_settings`` default to a quarantine under the data
-    directory and the default limits.
+    directory and the default limits. ``fetch_limits`` bound each round of
+    a fetch's negotiation.
     """
     blueprint = Blueprint("git", __name__)
     name = gate.config.repository
@@ -104,7 +105,7 @@ def git_blueprint(get_repository: Callable[[], ServedRepository], gate: Gate, de
         except BadBody as exc:
             log.warning("upload-pack request from %s: %s", request.remote_addr, exc)
             return _text(exc.status, str(exc))
-        session = UploadPack(get_repository())  # a history that cannot be served: the app's error handler
+        session = UploadPack(get_repository(), fetch_limits)  # a history that cannot be served: the app's error handler
         try:
             reply = session.serve(_protocol_version(request), body)
         except GitAccessError as exc:
@@ -152,6 +153,8 @@ def read_body(req: Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
             chunks.append(chunk)
     except ClientDisconnected:
         pass  # Werkzeug's word for a body that ended before its Content-Length: reported below
+    except TimeoutError as exc:  # the server's read timeouts (gitaccess serve's idle timeout, minimum rate)
+        raise BadBody(408, f"the request body came too slowly ({exc}) after {received} bytes") from None
     except (OSError, ParseException) as exc:
         raise BadBody(400, f"the request body could not be read ({exc.__class__.__name__}) "
                            f"after {received} bytes") from None

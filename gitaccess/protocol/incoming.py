@@ -1,9 +1,10 @@
 """A pushed pack, copied from the request to a file and checked entry by entry as it arrives.
 
-The limits on pack size, object count and object size are enforced here,
-while reading: the object count from the pack header, each object's size
-from its entry header (and a delta's result size from the delta's own
-header), the pack size from the bytes received. A push over a limit is
+The limits on pack size, object count, object size, tree size and the
+bytes the objects inflate to are enforced here, while reading: the object
+count from the pack header, each object's size from its entry header (and a
+delta's result size from the delta's own header, before any delta is
+applied), the pack size from the bytes received. A push over a limit is
 refused after the first bytes that exceed it, not after the whole body has
 been received or stored. Each entry is inflated only to find where it ends
 and to check its declared size; nothing is kept in memory but the entry
@@ -26,7 +27,8 @@ from gitaccess.errors import GitAccessError
 CHUNK = 65536
 _HEADER = struct.Struct(">4sLL")
 _TRAILER = 20
-_OBJECT_TYPES = {1, 2, 3, 4, OFS_DELTA, REF_DELTA}
+_TREE = 2
+_OBJECT_TYPES = {1, _TREE, 3, 4, OFS_DELTA, REF_DELTA}
 #: A size varint longer than this cannot describe an object anyone could store.
 _MAX_VARINT_BYTES = 10
 
@@ -50,6 +52,9 @@ class PackLimits:
     max_bytes: int
     max_objects: int
     max_object_bytes: int
+    #: What all entries may inflate to together, deltas' data and the objects they produce both counted.
+    max_inflated_bytes: int
+    max_tree_bytes: int
 
 
 class _Source:
@@ -114,7 +119,9 @@ def copy_pack(read: Callable[[int], bytes], sink: BinaryIO, limits: PackLimits) 
 
     Checked: the signature and version, every entry's header and zlib stream
     (it must inflate to exactly its declared size), that ofs-deltas point at
-    an earlier entry, the trailing SHA-1 and that nothing follows it.
+    an earlier entry, the trailing SHA-1 and that nothing follows it. Trees
+    are checked against the tree limit where their type shows (a whole
+    tree, or an ofs-delta of one); the quarantine checks the others.
     Raises PackTooLarge when a limit is exceeded and PackCorrupt when the
     bytes are not a well-formed pack (both PackRefused: the client is told),
     as soon as the bytes read show it; what ``read`` raises passes through.
@@ -126,10 +133,15 @@ def copy_pack(read: Callable[[int], bytes], sink: BinaryIO, limits: PackLimits) 
     if count > limits.max_objects:
         raise PackTooLarge(f"the pack holds {count} objects, more than the limit of {limits.max_objects} "
                            f"for one push: push fewer changes at a time")
-    starts: set[int] = set()
+    kinds: dict[int, int | None] = {}  # entry offset -> its object's type (None: not known from the pack)
+    inflated = 0
     for _ in range(count):
-        starts.add(source.offset)
-        _copy_entry(source, starts, limits.max_object_bytes)
+        offset = source.offset
+        kinds[offset], cost = _copy_entry(source, kinds, limits)
+        inflated += cost
+        if inflated > limits.max_inflated_bytes:
+            raise PackTooLarge(f"the pack's objects inflate to more than the limit of {limits.max_inflated_bytes} "
+                               f"bytes for one push: push fewer or smaller changes at a time")
     expected = source.digest()
     if source.take(_TRAILER, hashed=False) != expected:
         raise PackCorrupt("the pack's checksum does not match its contents: it was damaged on the way")
@@ -137,23 +149,32 @@ def copy_pack(read: Callable[[int], bytes], sink: BinaryIO, limits: PackLimits) 
         raise PackCorrupt("unexpected data after the end of the pack")
 
 
-def _copy_entry(source: _Source, starts: set[int], max_object_bytes: int) -> None:
+def _copy_entry(source: _Source, kinds: dict[int, int | None], limits: PackLimits) -> tuple[int | None, int]:
+    """Copy one entry; the type of the object it holds (None for a ref-delta's) and the bytes it inflates to."""
     offset = source.offset
     first = source.byte()
     type_num = (first >> 4) & 7
     size = _varint(source, first & 0x0F, 4, first)
     if type_num not in _OBJECT_TYPES:
         raise PackCorrupt(f"the pack entry at offset {offset} has the invalid type {type_num}")
-    _check_size(size, max_object_bytes, offset)
+    _check_size(size, limits.max_object_bytes, offset)
+    kind: int | None = type_num
     if type_num == OFS_DELTA:
         base = offset - _ofs_distance(source)
-        if base not in starts or base == offset:
+        if base not in kinds:
             raise PackCorrupt(f"the delta at offset {offset} refers to offset {base}, where no earlier object starts")
+        kind = kinds[base]
     elif type_num == REF_DELTA:
         source.take(20)
-    head = _inflate(source, size, offset)
-    if type_num in DELTA_TYPES:
-        _check_size(_delta_result_size(head, offset), max_object_bytes, offset)
+        kind = None
+    if type_num not in DELTA_TYPES:
+        _check_tree_size(kind, size, limits.max_tree_bytes, offset)
+        _inflate(source, size, offset)
+        return kind, size
+    result = _delta_result_size(_inflate(source, size, offset), offset)
+    _check_size(result, limits.max_object_bytes, offset)
+    _check_tree_size(kind, result, limits.max_tree_bytes, offset)
+    return kind, size + result
 
 
 def _varint(source: _Source, value: int, shift: int, byte: int) -> int:
@@ -183,6 +204,19 @@ def _check_size(size: int, limit: int, offset: int) -> None:
     if size > limit:
         raise PackTooLarge(f"the object at pack offset {offset} is {size} bytes, more than the limit "
                            f"of {limit} bytes for one object")
+
+
+def check_tree_size(size: int, limit: int, where: str) -> None:
+    """Raises PackTooLarge for a tree (a directory's listing) larger than ``limit``: parsing
+    one costs many times its size."""
+    if size > limit:
+        raise PackTooLarge(f"{where} is a tree of {size} bytes, more than the limit of {limit} bytes for one "
+                           f"directory: put fewer files in one directory")
+
+
+def _check_tree_size(kind: int | None, size: int, limit: int, offset: int) -> None:
+    if kind == _TREE:
+        check_tree_size(size, limit, f"the object at pack offset {offset}")
 
 
 def _inflate(source: _Source, size: int, offset: int) -> bytes:

@@ -39,7 +39,8 @@ from dulwich.pack import (
 from gitaccess.objects.entries import RecentTrees, entries_problem, parse, reparse, reread_problem, special_blobs
 from gitaccess.objects.fsck import BLOB_CHECKS, commit_problem, tag_problem
 from gitaccess.objects.packfile import write_index
-from gitaccess.protocol.incoming import PackCorrupt, PackRefused
+from gitaccess.protocol.incoming import PackCorrupt, PackRefused, check_tree_size
+from gitaccess.protocol.memory import MemoryCeiling
 from gitaccess.protocol.objects import type_name
 from gitaccess.objects.source import ObjectSource
 
@@ -75,13 +76,15 @@ class Quarantine:
         """Where the received pack is written."""
         return self.pack_path.open("wb")
 
-    def objects(self, served: ObjectSource, allow_tags: bool,
-                progress: Callable[[int, int], None]) -> QuarantinedObjects:
-        """Index and check the received pack; :class:`PackRefused` when it may not be accepted."""
+    def objects(self, served: ObjectSource, allow_tags: bool, progress: Callable[[int, int], None],
+                max_tree_bytes: int, memory: MemoryCeiling) -> QuarantinedObjects:
+        """Index and check the received pack; :class:`PackRefused` when it may not be accepted
+        (a tree over ``max_tree_bytes`` among the reasons, or the process going past ``memory``)."""
         data = PackData(str(self.pack_path), object_format=SHA1)
         try:
             checker = _Checker.for_pack_data(data, resolve_ext_ref=_ext_ref_resolver(served))
-            entries, external_bases, dotfiles = _check_objects(checker, served, allow_tags, len(data), progress)
+            entries, external_bases, dotfiles = _check_objects(checker, served, allow_tags, len(data), progress,
+                                                               max_tree_bytes, memory)
             index_path = self.path / "incoming.idx"
             with index_path.open("wb") as f:
                 write_index(f, sorted(entries), data.get_stored_checksum())
@@ -152,7 +155,7 @@ def _ext_ref_resolver(served: ObjectSource) -> Callable[[bytes], tuple[int, byte
 
 
 def _check_objects(checker: _Checker, served: ObjectSource, allow_tags: bool, total: int,
-                   progress: Callable[[int, int], None]
+                   progress: Callable[[int, int], None], max_tree_bytes: int, memory: MemoryCeiling
                    ) -> tuple[list[PackIndexEntry], frozenset[bytes], list[tuple[bytes, bytes]]]:
     """Parse and check every object and what it refers to; the index entries, the thin-pack
     bases, and the (dotfile, blob id) of the .gitmodules and .gitattributes files to check."""
@@ -164,7 +167,10 @@ def _check_objects(checker: _Checker, served: ObjectSource, allow_tags: bool, to
     try:
         for done, unpacked in enumerate(checker, 1):
             sha = sha_to_hex(unpacked.sha())
+            size = sum(map(len, unpacked.obj_chunks))
+            memory.spent(size)
             if unpacked.obj_type_num == Tree.type_num:
+                check_tree_size(size, max_tree_bytes, f"the object {sha.decode()}")
                 referenced.update(_check_tree(sha, unpacked, trees, dotfiles))
             else:
                 referenced.update(_parse(sha, unpacked, allow_tags))

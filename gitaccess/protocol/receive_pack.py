@@ -30,6 +30,7 @@ from gitaccess.errors import GitAccessError
 from gitaccess.protocol.account import Account
 from gitaccess.protocol.body import CHUNK, BodyCutShort, BodyGarbled, RequestBody
 from gitaccess.protocol.incoming import PackLimits, PackRefused, PackTooLarge, copy_pack
+from gitaccess.protocol.memory import MemoryCeiling
 from gitaccess.protocol.pktline import (
     FLUSH_PKT,
     MAX_PKT_LENGTH,
@@ -112,12 +113,17 @@ class PushSettings:
     max_pack_bytes: int = 1024 * 1024 * 1024
     max_objects: int = 1_000_000
     max_object_bytes: int = 100 * 1024 * 1024
+    max_inflated_bytes: int = 1024 * 1024 * 1024
+    max_tree_bytes: int = 16 * 1024 * 1024
+    #: The most memory the serving process may hold while it takes in a push.
+    max_memory: int = 2 * 1024 * 1024 * 1024
     #: Annotated tag objects may be pushed (docs/repository.md, Push: no tags unless configured).
     allow_tags: bool = False
 
     @property
     def limits(self) -> PackLimits:
-        return PackLimits(self.max_pack_bytes, self.max_objects, self.max_object_bytes)
+        return PackLimits(self.max_pack_bytes, self.max_objects, self.max_object_bytes, self.max_inflated_bytes,
+                          self.max_tree_bytes)
 
 
 def advertise(repo: ServedRepository, protocol: int) -> bytes:
@@ -257,22 +263,33 @@ class ReceivePack:
         with quarantine.open_pack_file() as sink:
             copy_pack(body.read, sink, limits)
         objects = quarantine.objects(self.repo.object_store(), self.settings.allow_tags,
-                                     lambda done, total: session.counter("Checking objects", done, total))
+                                     lambda done, total: session.counter("Checking objects", done, total),
+                                     self.settings.max_tree_bytes, MemoryCeiling(self.settings.max_memory))
         log.info("received a pack of %d objects (%d deltas against served objects) in %s",
                  len(objects), len(objects.external_bases), quarantine.path)
         return objects
 
     def _judge(self, account: Account, commands: list[RefUpdate], refused: dict[bytes, str],
                objects: QuarantinedObjects, session: _Session) -> PushResult:
-        """Ask the decider about the commands the protocol let through."""
+        """Ask the decider about the commands the protocol let through.
+
+        Each progress message the decider sends is also a look at the memory
+        ceiling: past it, the decider's work ends with the refusal.
+        """
         if refused and session.atomic:
             reason = "atomic push failed: " + "; ".join(f"{r.decode()}: {why}" for r, why in refused.items())
             return PushResult({c.ref: refused.get(c.ref, reason) for c in commands})
         candidates = [c for c in commands if c.ref not in refused]
         if not candidates:
             return PushResult(dict(refused))
+        ceiling = MemoryCeiling(self.settings.max_memory)
+
+        def progress(message: str) -> None:
+            ceiling.check()
+            session.message(message)
+
         try:
-            result = self.decide(account, candidates, objects, session.message)
+            result = self.decide(account, candidates, objects, progress)
         except GitAccessError as exc:
             log.warning("push by %s refused: %s", account.name, exc)
             result = PushResult.refuse_all(candidates, str(exc))

@@ -71,6 +71,24 @@ class FetchRequest:
 
 
 @dataclass(frozen=True)
+class FetchLimits:
+    """The most one negotiation round may name: every have costs a lookup in the history."""
+
+    max_wants: int = 10_000
+    max_haves: int = 20_000
+
+    def check(self, request: FetchRequest) -> None:
+        """Raises ProtocolError for a round over a limit, before any of it is looked up."""
+        if len(request.wants) > self.max_wants:
+            raise ProtocolError(f"the fetch wants {len(request.wants)} objects in one request, more than this "
+                                f"server's limit of {self.max_wants}: fetch fewer refs at a time")
+        if len(request.haves) > self.max_haves:
+            raise ProtocolError(f"the fetch sends {len(request.haves)} haves in one round, more than this "
+                                f"server's limit of {self.max_haves}: fetch into a fresh clone, or ask the "
+                                f"server's administrator to raise the limit")
+
+
+@dataclass(frozen=True)
 class Transfer:
     """How the pack travels to this client."""
 
@@ -170,8 +188,9 @@ def advertise_v2() -> bytes:
 class UploadPack:
     """Answers upload-pack requests for one served repository."""
 
-    def __init__(self, repo: ServedRepository) -> None:
+    def __init__(self, repo: ServedRepository, limits: FetchLimits = FetchLimits()) -> None:
         self.repo = repo
+        self.limits = limits
 
     # ------------------------------------------------------------------ advertisement
     def advertise(self, protocol: int) -> bytes:
@@ -222,6 +241,7 @@ class UploadPack:
 
     def _serve_v0(self, body: bytes) -> Reply:
         request = _parse_v0(body)
+        self.limits.check(request)
         if not request.wants:
             return Reply(b"")  # nothing wanted (also git's 4-byte probe before a chunked request)
         _check_object_format(request.capabilities)
@@ -307,6 +327,7 @@ class UploadPack:
                 request.capabilities.add(line)
             elif not _shallow_argument(request, word, value, line):
                 raise ProtocolError(f"unexpected fetch argument {line[:100]!r}")
+        self.limits.check(request)
         if not request.wants:
             return Reply(b"")
         caps = request.capabilities

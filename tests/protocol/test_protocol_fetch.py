@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 from dulwich.pack import OFS_DELTA
+from flask import Flask
 
 from gitaccess.protocol.gitdir import GitDirRepository
+from gitaccess.protocol.http import git_blueprint
+from gitaccess.protocol.upload_pack import FetchLimits
 from tests.protocol_helpers import (
     CountingRepository,
     GitClient,
@@ -221,3 +224,27 @@ def test_fetch_after_history_was_rewritten(source: Path, served: CountingReposit
     assert rev_parse(clone, "origin/master") == rev_parse(source, "master")
     assert served.counts["introduced_calls"] == 1  # common ground found below the client's old tip
     git("fsck", "--strict", cwd=clone)
+
+
+@pytest.mark.parametrize("protocol", [0, 2], ids=["v0", "v2"])
+def test_a_negotiation_round_over_the_limits_is_refused(source: Path, served: CountingRepository, tmp_path: Path,
+                                                        protocol: int) -> None:
+    git = GitClient(tmp_path / "home", protocol)
+    app = Flask("limited")
+    app.register_blueprint(git_blueprint(lambda: served, anonymous_gate(), fetch_limits=FetchLimits(max_wants=1)))
+    with dev_server(app) as limited:
+        refused = git("clone", limited.url, str(tmp_path / "refused"), check=False)
+    assert refused.returncode != 0
+    assert re.search(r"the fetch wants \d+ objects in one request, more than this server's limit of 1: ",
+                     refused.stderr)
+    clone = tmp_path / "clone"
+    app = Flask("few-haves")
+    app.register_blueprint(git_blueprint(lambda: served, anonymous_gate(), fetch_limits=FetchLimits(max_haves=100)))
+    with dev_server(app) as limited:
+        git("clone", "-q", limited.url, str(clone))
+        add_local_commits(clone, 300)
+        add_commit(source, {"(Main)/After.wiki": b"after\n"})
+        fetched = git("fetch", cwd=clone, check=False)
+    assert fetched.returncode != 0
+    assert re.search(r"the fetch sends \d+ haves in one round, more than this server's limit of 100", fetched.stderr)
+    assert rev_parse(clone, "origin/master") != rev_parse(source, "master")

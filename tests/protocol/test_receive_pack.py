@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from dulwich.object_format import SHA1
-from dulwich.pack import pack_object_header
+from dulwich.pack import OFS_DELTA, pack_object_header
 from dulwich.repo import Repo
 from flask import Flask
 
@@ -284,7 +284,13 @@ def test_deleting_and_tags_are_refused(stage: Stage) -> None:
     ({"max_objects": 5}, {f"(Main)/P{n}.wiki": b"page %d\n" % n for n in range(8)},
      "holds 11 objects, more than the limit of 5"),
     ({"max_object_bytes": 100_000}, {"Media/Big.bin": b"x" * 150_000}, "is 150000 bytes, more than the limit of 100000"),
-], ids=["pack-size", "object-count", "object-size"])
+    ({"max_inflated_bytes": 200_000}, {"(Main)/Big.wiki": b"x" * 150_000, "(Main)/Bigger.wiki": b"y" * 150_000},
+     "the pack's objects inflate to more than the limit of 200000 bytes for one push"),
+    ({"max_tree_bytes": 20_000}, {f"(Main)/P{n}.wiki": b"page\n" for n in range(1000)},
+     "more than the limit of 20000 bytes for one directory: put fewer files in one directory"),
+    ({"max_memory": 1024 * 1024}, {"Media/Big.bin": os.urandom(5_000_000)},
+     "this push takes the server past its memory limit of 1048576 bytes per worker"),
+], ids=["pack-size", "object-count", "object-size", "inflated", "tree-size", "memory"])
 def test_limits_with_git(history: Path, tmp_path: Path, limit: dict[str, int], files: dict[str, bytes],
                          message: str) -> None:
     with make_stage(history, tmp_path, **limit) as stage:
@@ -509,5 +515,52 @@ def test_dropped_connection_mid_pack(stage: Stage, caplog: pytest.LogCaptureFixt
         raw.send(body[: len(body) // 2])
         raw.close()
     wait_for(lambda: caplog.text.count("abandoned") == 2)
+    assert stage.decider.calls == [] and leftovers(stage.quarantine) == []
+    assert stage.served_master() == old
+
+
+def delta_bomb(base: bytes, count: int, result_size: int) -> bytes:
+    """A pack of ``base`` and ``count`` ofs-deltas of it, each ``result_size`` bytes of copies of
+    the base's first 64 KiB: one byte of delta per 64 KiB of result, so the pack stays tiny."""
+    out = struct.pack(">4sLL", b"PACK", 2, 1 + count)
+    out += bytes(pack_object_header(3, None, len(base), SHA1)) + zlib.compress(base)
+
+    def varint(value: int) -> bytes:
+        encoded = b""
+        while value >= 0x80:
+            encoded += bytes([value & 0x7F | 0x80])
+            value >>= 7
+        return encoded + bytes([value])
+
+    copies, rest = divmod(result_size, 0x10000)
+    assert rest == 0 and len(base) >= 0x10000
+    delta = varint(len(base)) + varint(result_size) + b"\x80" * copies  # copy 64 KiB from offset 0
+    for _ in range(count):
+        offset = len(out)
+        out += bytes(pack_object_header(OFS_DELTA, offset - 12, len(delta), SHA1)) + zlib.compress(delta)
+    return out + hashlib.sha1(out).digest()
+
+
+def test_deltas_that_inflate_beyond_the_limit_are_refused_before_any_is_applied(stage: Stage) -> None:
+    """Twenty deltas of 99 MiB each from a pack of a few KiB: each within the object limit, together
+    far beyond what a push may inflate to, and refused on the default limits at once."""
+    old = stage.served_master()
+    pack = delta_bomb(b"x" * 0x10000, 20, 99 * 1024 * 1024)
+    assert len(pack) < 8192
+    started = time.monotonic()
+    answer = post(stage, push_body(old.encode(), b"1" * 40, pack))
+    assert b"the pack's objects inflate to more than the limit of 1073741824 bytes for one push" in answer
+    assert time.monotonic() - started < 5
+    assert stage.decider.calls == [] and leftovers(stage.quarantine) == []
+    assert stage.served_master() == old
+
+
+def test_a_huge_tree_is_refused_from_its_entry_header(stage: Stage) -> None:
+    """A tree of 52 MB (the size that took a worker to gigabytes as deltas of it were parsed) is refused
+    on the default limits from the size its entry declares, before any of it is inflated."""
+    old = stage.served_master()
+    header = struct.pack(">4sLL", b"PACK", 2, 17) + bytes(pack_object_header(2, None, 52_000_000, SHA1))
+    answer = post(stage, push_body(old.encode(), b"1" * 40, header + b"\x78\x9c" + b"\0" * 4096))
+    assert b"the object at pack offset 12 is a tree of 52000000 bytes, more than the limit of 16777216 bytes" in answer
     assert stage.decider.calls == [] and leftovers(stage.quarantine) == []
     assert stage.served_master() == old

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,29 @@ def test_server_killed_while_applying_leaves_no_partial_edit(sqlite_wiki: Site, 
         page = reader.page_by_title(site.db, conn, 0, "After_the_crash")
         assert page is not None
         assert reader.page_by_title(site.db, conn, 0, "Page_0") is None
+
+
+@pytest.mark.parametrize(("limit", "message"), [
+    ({"max_tree_bytes": 20_000}, "more than the limit of 20000 bytes for one directory"),
+    ({"max_push_inflated_bytes": 20_000}, "the pack's objects inflate to more than the limit of 20000 bytes"),
+    ({"max_worker_memory": 1024 * 1024}, "this push takes the server past its memory limit of 1048576 bytes"),
+], ids=["tree-size", "inflated", "memory"])
+def test_a_push_over_a_configured_limit_leaves_the_wiki_unchanged(sqlite_wiki: Site, tmp_path: Path,
+                                                                  limit: dict[str, int], message: str) -> None:
+    git = GitClient(tmp_path / "home", protocol=2)
+    git("config", "--global", "user.name", "Git Author")
+    git("config", "--global", "user.email", "author@example.org")
+    git("config", "--global", "credential.helper", f"!f() {{ echo username=Admin; echo password={PASSWORD}; }}; f")
+    with dev_server(create_app(replace(sqlite_wiki.config, **limit))) as server:
+        checkout = tmp_path / "clone"
+        git("clone", "-q", server.url, str(checkout))
+        for n in range(PAGES):
+            (checkout / "(Main)" / f"Page_{n}.wiki").write_text(f"page {n}\n" * 10)
+        (checkout / "Media").mkdir()
+        (checkout / "Media" / "Noise.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20_000)
+        git("add", "-A", cwd=checkout)
+        git("commit", "-q", "-m", "Over a limit", cwd=checkout)
+        before = state(sqlite_wiki)
+        pushed = git("push", "origin", "master", cwd=checkout, check=False)
+        assert pushed.returncode == 1 and message in pushed.stderr, pushed.stderr
+        assert_unchanged(before, state(sqlite_wiki))
