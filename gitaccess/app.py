@@ -21,6 +21,8 @@ from gitaccess.protocol.receive_pack import PushResult, PushSettings, RefUpdate
 from gitaccess.push.receiver import Receiver
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
+from gitaccess.web import session as web_session
+from gitaccess.web.views import web_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(git_blueprint(repositories, gate, _Pushes(site, repositories),
                                          push_settings(site.config)))
     app.register_error_handler(GitAccessError, _history_failed)
+    if site.config.web_pages:
+        web_session.configure(app, site.config.data_directory, site.config.web_session_hours)
+        app.register_blueprint(web_blueprint(site, repositories, gate))
     return app
 
 

@@ -71,6 +71,9 @@ class Config:
     max_push_object_bytes: int = 100 * 1024 * 1024
     push_tags: bool = False
     data_directory: Path = DEFAULT_DATA_DIR
+    # [web]
+    web_pages: bool = True
+    web_session_hours: int = 12
     source: Path | None = None
 
     @property
@@ -88,6 +91,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "namespaces": ("subpages", "included", "excluded", "extra", "extensions"),
     "access": ("gitaccess_groups", "read_groups", "anonymous_read", "allow_insecure_http"),
     "git": ("repository", "branch", "max_push_bytes", "max_push_objects", "max_push_object_bytes", "push_tags"),
+    "web": ("enabled", "session_hours"),
 }
 _RENAMED = {
     ("database", "url"): "database_url",
@@ -95,6 +99,8 @@ _RENAMED = {
     ("namespaces", "included"): "included_namespaces",
     ("namespaces", "excluded"): "excluded_namespaces",
     ("namespaces", "extra"): "extra_namespaces",
+    ("web", "enabled"): "web_pages",
+    ("web", "session_hours"): "web_session_hours",
 }
 _PATHS = {"upload_directory", "data_directory"}
 
