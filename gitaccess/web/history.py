@@ -171,13 +171,14 @@ class Browser:
     def versions(self, path: str, count: int, before: str | None = None) -> list[Version]:
         """Up to ``count`` versions of the file at ``path``, newest first, from ``before``
         (default: the head) back; a deletion is a version without a blob."""
-        found: list[Version] = []
+        changed = []
         for commit, blob, previous in self._walk(path, before):
-            diff = self._diff(path, previous, blob, hidden=False)  # only its counts are shown
-            found.append(Version(self.info(commit), blob, diff.added, diff.removed))
-            if len(found) == count:
+            # Only the counts are shown, which tell nothing of a hidden text.
+            changed.append((commit, blob, self._diff(path, previous, blob, hidden=False)))
+            if len(changed) == count:
                 break
-        return found
+        self._learn_hidden([commit.id.decode("ascii") for commit, _, _ in changed])
+        return [Version(self.info(commit), blob, diff.added, diff.removed) for commit, blob, diff in changed]
 
     def introducing(self, path: str, commit: Commit) -> Commit:
         """The commit that made the file's version present in ``commit`` (itself or earlier)."""
@@ -191,10 +192,11 @@ class Browser:
 
     def text(self, commit: Commit, path: str) -> tuple[str | None, str]:
         """(text, why not shown) of the file's version in a commit: the text is None when the
-        path holds nothing there, when the wiki hides it or when it is not UTF-8 text."""
+        wiki hides it or when it is not UTF-8 text. :class:`NotInHistory` when the path is not
+        a file there."""
         blob = self.blob_at(commit, path)
         if blob is None:
-            return None, "the page does not exist in this version"
+            raise NotInHistory(f"{path} is not a file in commit {commit.id.decode('ascii')}")
         if self.text_hidden(path, commit):
             return None, HIDDEN_TEXT
         text = _text(self._blob(blob))
@@ -223,9 +225,10 @@ class Browser:
             commit, blob = parent, previous
 
     def text_hidden(self, path: str, commit: Commit) -> bool:
-        """Is the file's version in ``commit`` a text the wiki hides now?"""
-        made = self.introducing(path, commit)
-        return self.info(made).hidden.text
+        """Is the file's version in ``commit`` a text the wiki hides now? (False when absent.)"""
+        if self.blob_at(commit, path) is None:
+            return False
+        return self.info(self.introducing(path, commit)).hidden.text
 
     def _diff(self, path: str, old: str | None, new: str | None, *, hidden: bool) -> FileDiff:
         """The change from blob ``old`` to ``new`` (None: absent); its lines left out when ``hidden``."""

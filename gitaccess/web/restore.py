@@ -8,7 +8,7 @@ transaction, and it becomes a commit of the served history like any edit.
 
 from __future__ import annotations
 
-from dulwich.objects import Commit, ShaFile, Tree
+from dulwich.objects import ObjectID, ShaFile, Tree
 
 from gitaccess.auth.accounts import Account
 from gitaccess.journal.commits import make_commit, wiki_identity
@@ -28,7 +28,7 @@ class _WithNew:
 
     def __init__(self, served: ObjectSource, made: list[ShaFile]) -> None:
         self.served = served
-        self.made = {obj.id: obj for obj in made}
+        self.made: dict[bytes, ShaFile] = {obj.id: obj for obj in made}
 
     def __contains__(self, sha: object) -> bool:
         return sha in self.made or sha in self.served
@@ -40,7 +40,7 @@ class _WithNew:
 
     def __getitem__(self, sha: bytes) -> ShaFile:
         type_num, data = self.get_raw(sha)
-        return ShaFile.from_raw_string(type_num, data, sha=sha)
+        return ShaFile.from_raw_string(type_num, data, sha=ObjectID(sha))
 
 
 def restore(repository: WikiRepository, account: Account, path: str, version: str, shown_head: str,
@@ -89,8 +89,8 @@ def _with_file(browser: Browser, tree_id: bytes | None, parts: list[bytes], blob
     name, rest = parts[0], parts[1:]
     if rest:
         below = tree[name][1] if name in tree and tree[name][0] == TREE_MODE else None
-        tree[name] = (TREE_MODE, _with_file(browser, below, rest, blob, made))
+        tree[name] = (TREE_MODE, ObjectID(_with_file(browser, below, rest, blob, made)))
     else:
-        tree[name] = (FILE_MODE, blob)
+        tree[name] = (FILE_MODE, ObjectID(blob))
     made.append(tree)
     return tree.id

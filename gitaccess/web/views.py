@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
+from gitaccess.auth.accounts import Account
 from gitaccess.errors import GitAccessError
 from gitaccess.protocol.gate import Gate, Refusal
 from gitaccess.push.errors import PushRefused
@@ -145,6 +147,7 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
             return render_template("login.html", next=target, name=account.name,
                                    error=f"the wiki account {account.name!r} lacks the right to read "
                                          "this repository"), 403
+        assert isinstance(account, Account)  # the app's gate authenticates with gitaccess.auth
         sessions.log_in(account)
         return redirect(target, 303)
 
