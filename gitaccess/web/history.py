@@ -120,15 +120,15 @@ class Browser:
         """Up to ``count`` commits of the line from ``before`` (default: the head) back."""
         start = before or self.head()
         line: list[Commit] = []
-        sha = start
-        while sha is not None and len(line) < count:
-            commit = self.commit(sha) if sha == before else self._read(sha)
+        commit = self.commit(start) if start else None
+        while commit is not None and len(line) < count:
             line.append(commit)
-            sha = commit.parents[0].decode("ascii") if commit.parents else None
+            commit = self._parent(commit)
         self._learn_hidden([c.id.decode("ascii") for c in line])
         return [self.info(commit) for commit in line]
 
     def info(self, commit: Commit) -> CommitInfo:
+        """The commit as shown: what the wiki hides of it left out."""
         sha = commit.id.decode("ascii")
         self._learn_hidden([sha])
         hidden = self._hidden[sha]
@@ -141,18 +141,19 @@ class Browser:
 
     def changes(self, commit: Commit) -> list[FileDiff]:
         """What a commit changed, file by file, against its first parent."""
-        parent = self._read(commit.parents[0].decode("ascii")) if commit.parents else None
+        parent = self._parent(commit)
         shown = self.info(commit)
         diffs = []
         for change in tree_changes(self.objects, parent.tree if parent else None, commit.tree):
             path, before, after = _sides(change)
-            old_hidden = before is not None and parent is not None and self.text_hidden(path, parent)
-            diffs.append(self._diff(path, before, after, hidden=old_hidden or (after is not None and shown.hidden.text)))
+            hidden = (before is not None and parent is not None and self.text_hidden(path, parent)) or \
+                     (after is not None and shown.hidden.text)
+            diffs.append(self._diff(path, before, after, hidden=hidden))
         return diffs
 
     def counts(self, commit: Commit) -> tuple[int, int]:
         """Lines added and removed by a commit (numbers only, so hidden texts count too)."""
-        parent = self._read(commit.parents[0].decode("ascii")) if commit.parents else None
+        parent = self._parent(commit)
         added = removed = 0
         for change in tree_changes(self.objects, parent.tree if parent else None, commit.tree):
             diff = self._diff(*_sides(change), hidden=False)
@@ -183,11 +184,9 @@ class Browser:
     def introducing(self, path: str, commit: Commit) -> Commit:
         """The commit that made the file's version present in ``commit`` (itself or earlier)."""
         blob = self.blob_at(commit, path)
-        while commit.parents:
-            parent = self._read(commit.parents[0].decode("ascii"))
-            if self.blob_at(parent, path) != blob:
-                break
-            commit = parent
+        parent = self._parent(commit)
+        while parent is not None and self.blob_at(parent, path) == blob:
+            commit, parent = parent, self._parent(parent)
         return commit
 
     def text(self, commit: Commit, path: str) -> tuple[str | None, str]:
@@ -216,7 +215,7 @@ class Browser:
         commit = self.commit(sha)
         blob = self.blob_at(commit, path)
         while True:
-            parent = self._read(commit.parents[0].decode("ascii")) if commit.parents else None
+            parent = self._parent(commit)
             previous = self.blob_at(parent, path) if parent is not None else None
             if previous != blob:
                 yield commit, blob, previous
@@ -275,6 +274,10 @@ class Browser:
             self._links[sha] = tuple([f"{base}?diff={i}" for i in sorted(rev_ids)] +
                                      [f"{base}?title=Special:Redirect/logid/{i}" for i in sorted(log_ids)]
                                      ) if base else ()
+
+    def _parent(self, commit: Commit) -> Commit | None:
+        """The commit before ``commit`` on the first-parent line (None for the root)."""
+        return self._read(commit.parents[0].decode("ascii")) if commit.parents else None
 
     def _read(self, sha: str) -> Commit:
         found = self.objects[sha.encode("ascii")]

@@ -22,6 +22,8 @@ from gitaccess.protocol.gate import Gate, Refusal
 from gitaccess.push.errors import PushRefused
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
+from gitaccess.tree.gittree import GitTree
+from gitaccess.tree.layout import PathError
 from gitaccess.web import session as sessions
 from gitaccess.web.history import Browser, NotInHistory
 from gitaccess.web.restore import restore
@@ -87,7 +89,16 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
         if not versions:
             raise NotInHistory(f"{path} is not a file of this wiki's repository, now or in its history")
         older = versions[PER_PAGE].commit.id if len(versions) > PER_PAGE else None
-        return render_template("history.html", path=path, versions=versions[:PER_PAGE], older=older)
+        return render_template("history.html", path=path, versions=versions[:PER_PAGE], older=older,
+                               title=page_title(path))
+
+    def page_title(path: str) -> str | None:
+        """The wiki title a repository path stands for now (None: a file that is no page)."""
+        try:
+            title = GitTree(site.layout).path_to_title(path, site.aliases()).title
+        except PathError:
+            return None
+        return site.titles.full_text(title)
 
     @blueprint.route("/-/diff/<path:path>")
     def diff(path: str) -> str:

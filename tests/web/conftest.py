@@ -76,11 +76,13 @@ class Served:
 
 
 @pytest.fixture
-def served_wiki(make_site, tmp_path: Path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
+def served_wiki(make_site, tmp_path: Path,  # type: ignore[no-untyped-def]
+                request: pytest.FixtureRequest) -> Iterator[Served]:
     """A wiki served over HTTP: Alice (sysop, who may push), Bob (no right to read), the Main Page's
     four versions, the third by Mallory; after the history was served, the wiki hid that
-    revision's text, summary and user name."""
-    site = make_site(f"sqlite:///{tmp_path / 'wiki.sqlite'}", server="https://wiki.example")
+    revision's text, summary and user name. Parametrized indirectly, more configuration."""
+    site = make_site(f"sqlite:///{tmp_path / 'wiki.sqlite'}", server="https://wiki.example",
+                     **getattr(request, "param", {}))
     standalone.create(site.db)
     with site.db.write() as conn:
         writer = WikiWriter(site.db, conn, titles=site.titles)

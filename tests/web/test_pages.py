@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -212,3 +213,17 @@ def test_logout(served_wiki: Served, browser: WebDriver, tmp_path: Path) -> None
     assert "/-/login" in browser.current_url
     browser.get(f"{base}/")
     assert "/-/login" in browser.current_url
+
+
+@pytest.mark.parametrize("served_wiki", [{"anonymous_read": True}], indirect=True)
+def test_anonymous_reading(served_wiki: Served, browser: WebDriver, tmp_path: Path) -> None:
+    base = served_wiki.base
+    browser.get(f"{base}/")
+    assert browser.find_element(By.ID, "clone-url").get_attribute("value") == f"{base}/wiki.git"
+    browser.get(f"{base}/-/history/{PAGE}")
+    assert "The wiki page Main Page lives at (Main)/Main_Page.wiki" in text(browser)
+    browser.find_elements(By.CSS_SELECTOR, "table.history td a[href*='/-/version/']")[-1].click()
+    shot(browser, tmp_path, "anonymous-version")
+    assert browser.find_element(By.CSS_SELECTOR, "pre.text").text == VERSIONS[0][0].strip()
+    assert "Log in to restore this version." in text(browser)
+    assert not browser.find_elements(By.XPATH, "//button[text()='Restore this version']")
