@@ -121,7 +121,8 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask("gitaccess")
     site = Site(config or load_config())
     app.extensions["gitaccess"] = site
-    gate = Gate(site.config, Authenticator(site).authenticate)
+    authenticator = Authenticator(site)
+    gate = Gate(site.config, authenticator.authenticate)
     repositories = _Repositories(site)
     # Opens nothing and starts no thread here (see warm_in_background).
     app.extensions["gitaccess.worker_started"] = repositories.warm_in_background
@@ -131,7 +132,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_error_handler(GitAccessError, _history_failed)
     if site.config.web_pages:
         web_session.configure(app, site.config.data_directory, site.config.web_session_hours)
-        app.register_blueprint(web_blueprint(site, repositories, gate))
+        app.register_blueprint(web_blueprint(site, repositories, gate, authenticator))
     return app
 
 

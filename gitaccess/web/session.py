@@ -2,9 +2,9 @@
 
 A login is checked by the git gate (:meth:`gitaccess.protocol.gate.Gate.login`):
 the wiki's passwords and BotPasswords, the same throttle of failed logins.
-The account is then kept in Flask's signed session cookie, HttpOnly,
-SameSite=Lax and Secure over HTTPS, so it carries the rights the account had
-when it logged in: logging in again picks up changed groups or a block.
+Who logged in is then kept in Flask's signed session cookie, HttpOnly,
+SameSite=Lax and Secure over HTTPS; each request reads the account's groups
+and block from the wiki again, so a lost right or a block counts at once.
 The cookie is signed with a key kept in the data directory, which every
 worker process of the server reads.
 """
@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from gitaccess.auth.accounts import Account
+from gitaccess.auth.accounts import Account, Authenticator
 
 #: The session key under which a form's token is kept.
 TOKEN_KEY = "csrf"
@@ -66,25 +66,25 @@ def configure(app: Flask, data_directory: Path, lifetime_hours: int) -> None:
                       SESSION_COOKIE_NAME="gitaccess_session", PERMANENT_SESSION_LIFETIME=lifetime_hours * 3600)
 
 
-def current_account() -> Account | None:
-    """The logged-in account, or None."""
+def current_account(authenticator: Authenticator) -> Account | None:
+    """The logged-in account with its groups, block and rights as the wiki has them now, or
+    None (no login, or the user no longer exists: the session ends)."""
     kept: dict[str, Any] | None = session.get(ACCOUNT_KEY)
     if kept is None:
         return None
     grants = kept["grants"]
-    return Account(kept["user_id"], kept["name"], frozenset(kept["groups"]),
-                   None if grants is None else frozenset(grants), kept["blocked"], kept["can_read"],
-                   kept["can_push"])
+    account = authenticator.current(kept["user_id"], kept["name"], None if grants is None else frozenset(grants))
+    if account is None:
+        log_out()
+    return account
 
 
 def log_in(account: Account) -> None:
     """Start a session for ``account``, with a new form token (none from before the login)."""
     session.clear()
     session.permanent = True
-    session[ACCOUNT_KEY] = {"user_id": account.user_id, "name": account.name, "groups": sorted(account.groups),
-                            "grants": None if account.grants is None else sorted(account.grants),
-                            "blocked": account.blocked, "can_read": account.can_read,
-                            "can_push": account.can_push}
+    session[ACCOUNT_KEY] = {"user_id": account.user_id, "name": account.name,
+                            "grants": None if account.grants is None else sorted(account.grants)}
 
 
 def log_out() -> None:

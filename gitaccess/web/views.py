@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from gitaccess.auth.accounts import Account
+from gitaccess.auth.accounts import Account, Authenticator
 from gitaccess.errors import GitAccessError
 from gitaccess.protocol.gate import Gate, Refusal
 from gitaccess.push.errors import PushRefused
@@ -34,17 +34,21 @@ log = logging.getLogger(__name__)
 PER_PAGE = 30
 
 
-def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: Gate) -> Blueprint:
-    """The pages at ``/``, ``/<repository>.git`` and under ``/-/``."""
+def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: Gate,
+                  authenticator: Authenticator) -> Blueprint:
+    """The pages at ``/``, ``/<repository>.git`` and under ``/-/``; logins are checked by
+    ``gate`` (the git endpoints' throttle), sessions read again by ``authenticator``."""
     blueprint = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                           static_url_path="/-/static")
     name = site.config.repository
 
     @blueprint.before_request
     def need_read_right() -> Response | None:
-        if request.endpoint in ("web.login", "web.static"):
+        if request.endpoint == "web.static":
             return None
-        account = sessions.current_account()
+        g.account = account = sessions.current_account(authenticator)
+        if request.endpoint == "web.login":
+            return None
         if account is None and not site.config.anonymous_read:
             return redirect(url_for("web.login", next=request.full_path if request.query_string else request.path))
         if account is not None and not account.can_read:
@@ -53,7 +57,7 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
 
     @blueprint.app_context_processor
     def common() -> dict[str, object]:
-        return {"site_name": site.site_name, "account": sessions.current_account(),
+        return {"site_name": site.site_name, "account": g.get("account"),
                 "form_token": sessions.form_token, "repository_name": name}
 
     def browser() -> Browser:
@@ -121,7 +125,7 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
     def restore_version(sha: str, path: str) -> Response:
         if not sessions.token_matches(request.form.get("token")):
             abort(403, "this form has expired or did not come from this site: reload the page and try again")
-        account = sessions.current_account()
+        account = g.account
         if account is None:
             abort(403, "log in to restore a version")
         if not account.can_push:

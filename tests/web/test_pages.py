@@ -20,6 +20,7 @@ from gitaccess.journal.commits import SUMMARY_HIDDEN, USER_HIDDEN
 from gitaccess.wiki import reader
 from gitaccess.wiki.writer import Editor, WikiWriter
 from tests.protocol_helpers import GitClient, rev_parse, run_git
+from tests.push.test_receive_access import block
 from tests.web.conftest import HIDDEN_SUMMARY, HIDDEN_TEXT, HIDDEN_USER, PAGE, VERSIONS, Served
 
 
@@ -155,7 +156,7 @@ def test_restore_makes_an_edit_and_a_commit(served_wiki: Served, browser: WebDri
     assert run_git("show", f"{fetched}:{PAGE}", cwd=clone).stdout == VERSIONS[0][0]
 
 
-def test_restore_refused_without_token_or_when_stale(served_wiki: Served, browser: WebDriver,
+def test_restore_refused_without_token_when_stale_or_blocked(served_wiki: Served, browser: WebDriver,
                                                      tmp_path: Path) -> None:
     base, site = served_wiki.base, served_wiki.site
     log_in(browser, base, "Alice", "alice-secret")
@@ -186,6 +187,14 @@ def test_restore_refused_without_token_or_when_stale(served_wiki: Served, browse
     submit(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
     shot(browser, tmp_path, "stale")
     assert "Not restored: (Main)/Main_Page.wiki changed since this version was shown" in text(browser)
+    assert latest() == edited
+
+    browser.get(version_url)
+    with site.db.write() as conn:
+        block(site, WikiWriter(site.db, conn), alice.id, "Alice", by="Alice")
+    submit(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
+    shot(browser, tmp_path, "blocked")
+    assert "the wiki account 'Alice' is blocked on the wiki, so it cannot edit" in text(browser)  # read anew
     assert latest() == edited
 
 
