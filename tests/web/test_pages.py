@@ -39,13 +39,13 @@ def log_in(browser: WebDriver, base: str, name: str, password: str) -> None:
     browser.get(f"{base}/-/login")
     browser.find_element(By.ID, "name").send_keys(name)
     browser.find_element(By.ID, "password").send_keys(password)
-    submit(browser, browser.find_element(By.CSS_SELECTOR, "form.login button"))
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.login button"))
 
 
-def submit(browser: WebDriver, button: WebElement) -> None:
-    """Click a form's button and wait for the page it leads to."""
-    button.click()
-    WebDriverWait(browser, 30).until(staleness_of(button))
+def follow(browser: WebDriver, element: WebElement) -> None:
+    """Click a link or a form's button and wait for the page it leads to."""
+    element.click()
+    WebDriverWait(browser, 30).until(staleness_of(element))
 
 
 def unlabelled_fields(browser: WebDriver) -> list[str]:
@@ -75,7 +75,7 @@ def test_front_page_commit_and_history(served_wiki: Served, browser: WebDriver, 
     browser.get(f"{base}/wiki.git")
     assert browser.find_element(By.ID, "clone-url").get_attribute("value") == f"{base}/wiki.git"
 
-    browser.find_element(By.LINK_TEXT, "Second words").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "Second words"))
     assert re.search(r"/-/commit/[0-9a-f]{40}$", browser.current_url)
     shot(browser, tmp_path, "commit")
     added = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "pre.diff ins")]
@@ -85,7 +85,7 @@ def test_front_page_commit_and_history(served_wiki: Served, browser: WebDriver, 
     wiki_diff = browser.find_element(By.LINK_TEXT, "diff").get_attribute("href")
     assert wiki_diff == f"https://wiki.example/w/index.php?diff={served_wiki.revisions[1]}"
 
-    browser.find_element(By.LINK_TEXT, "History").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "History"))
     assert browser.current_url == f"{base}/-/history/{PAGE}"
     shot(browser, tmp_path, "history")
     rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "table.history tbody tr")]
@@ -96,7 +96,7 @@ def test_front_page_commit_and_history(served_wiki: Served, browser: WebDriver, 
     assert HIDDEN_SUMMARY not in text(browser) and HIDDEN_USER not in text(browser)
     assert not unlabelled_fields(browser)
     browser.find_elements(By.CSS_SELECTOR, "input[name=old]")[3].click()
-    submit(browser, browser.find_element(By.XPATH, "//button[text()='Compare the chosen versions']"))
+    follow(browser, browser.find_element(By.XPATH, "//button[text()='Compare the chosen versions']"))
     shot(browser, tmp_path, "diff")
     assert "/-/diff/" in browser.current_url
     assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, "pre.diff ins")] == ["+ final"]
@@ -137,10 +137,10 @@ def test_restore_makes_an_edit_and_a_commit(served_wiki: Served, browser: WebDri
     before = rev_parse(clone, "HEAD")
     log_in(browser, base, "Alice", "alice-secret")
     browser.get(f"{base}/-/history/{PAGE}")
-    browser.find_elements(By.CSS_SELECTOR, "table.history td a[href*='/-/version/']")[-1].click()  # the first
+    follow(browser, browser.find_elements(By.CSS_SELECTOR, "table.history td a[href*='/-/version/']")[-1])  # 1st
     shot(browser, tmp_path, "version")
     assert browser.find_element(By.CSS_SELECTOR, "pre.text").text == VERSIONS[0][0].strip()
-    submit(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
+    follow(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
     shot(browser, tmp_path, "restored")
     assert "Restored (Main)/Main_Page.wiki as commit" in text(browser)
     newest = browser.find_element(By.CSS_SELECTOR, "table.history tbody tr").text
@@ -172,7 +172,7 @@ def test_restore_refused_without_token_when_stale_or_blocked(served_wiki: Served
 
     browser.get(version_url)
     browser.execute_script("document.querySelector(\"form[action*='/-/restore/'] input[name=token]\").remove()")
-    submit(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
+    follow(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
     shot(browser, tmp_path, "no-token")
     assert "this form has expired or did not come from this site" in text(browser)
     assert latest() == served_wiki.revisions[-1]
@@ -184,7 +184,7 @@ def test_restore_refused_without_token_when_stale_or_blocked(served_wiki: Served
         WikiWriter(site.db, conn, titles=site.titles).save(0, "Main_Page", "edited meanwhile\n",
                                                            editor=Editor("Alice", alice.id), summary="Meanwhile")
     edited = latest()
-    submit(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
+    follow(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
     shot(browser, tmp_path, "stale")
     assert "Not restored: (Main)/Main_Page.wiki changed since this version was shown" in text(browser)
     assert latest() == edited
@@ -192,7 +192,7 @@ def test_restore_refused_without_token_when_stale_or_blocked(served_wiki: Served
     browser.get(version_url)
     with site.db.write() as conn:
         block(site, WikiWriter(site.db, conn), alice.id, "Alice", by="Alice")
-    submit(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
+    follow(browser, browser.find_element(By.XPATH, "//button[text()='Restore this version']"))
     shot(browser, tmp_path, "blocked")
     assert "the wiki account 'Alice' is blocked on the wiki, so it cannot edit" in text(browser)  # read anew
     assert latest() == edited
@@ -218,7 +218,7 @@ def test_logout(served_wiki: Served, browser: WebDriver, tmp_path: Path) -> None
     base = served_wiki.base
     log_in(browser, base, "Alice", "alice-secret")
     assert "Logged in as Alice" in text(browser)
-    submit(browser, browser.find_element(By.XPATH, "//button[text()='Log out']"))
+    follow(browser, browser.find_element(By.XPATH, "//button[text()='Log out']"))
     assert "/-/login" in browser.current_url
     browser.get(f"{base}/")
     assert "/-/login" in browser.current_url
@@ -231,7 +231,7 @@ def test_anonymous_reading(served_wiki: Served, browser: WebDriver, tmp_path: Pa
     assert browser.find_element(By.ID, "clone-url").get_attribute("value") == f"{base}/wiki.git"
     browser.get(f"{base}/-/history/{PAGE}")
     assert "The wiki page Main Page lives at (Main)/Main_Page.wiki" in text(browser)
-    browser.find_elements(By.CSS_SELECTOR, "table.history td a[href*='/-/version/']")[-1].click()
+    follow(browser, browser.find_elements(By.CSS_SELECTOR, "table.history td a[href*='/-/version/']")[-1])
     shot(browser, tmp_path, "anonymous-version")
     assert browser.find_element(By.CSS_SELECTOR, "pre.text").text == VERSIONS[0][0].strip()
     assert "Log in to restore this version." in text(browser)
