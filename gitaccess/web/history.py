@@ -245,7 +245,7 @@ class Browser:
             removed += kind == "-"
             lines.append(DiffLine(kind, line if kind == "@" else line[1:]))
         if hidden:
-            return FileDiff(path, old, new, added, removed, None, HIDDEN_TEXT)
+            return FileDiff(path, old, new, added, removed, None, HIDDEN_CHANGE)
         return FileDiff(path, old, new, added, removed, tuple(lines))
 
     def _learn_hidden(self, shas: list[str]) -> None:
@@ -294,6 +294,7 @@ class Browser:
 
 
 HIDDEN_TEXT = "the wiki hides this version's text"
+HIDDEN_CHANGE = "the wiki hides the text of a version on one side of it"
 BINARY = "not text (a file's contents)"
 
 

@@ -122,10 +122,11 @@ def test_hidden_revision_never_shown(served_wiki: Served, browser: WebDriver, tm
         shown = browser.page_source
         assert HIDDEN_TEXT not in shown and HIDDEN_SUMMARY not in shown and HIDDEN_USER not in shown, url
         shot(browser, tmp_path, f"hidden-{number}")
-    browser.get(commits[1])  # the hidden revision's own commit
-    assert "not shown: the wiki hides this version's text" in text(browser)
-    browser.get(commits[0])  # the next one, whose diff would remove the hidden text
-    assert "not shown: the wiki hides this version's text" in text(browser)
+    for commit in commits[:2]:  # the hidden revision's own commit, and the next one, which removes its text
+        browser.get(commit)
+        assert "not shown: the wiki hides the text of a version on one side of it" in text(browser)
+    browser.get(versions[1])
+    assert "The text is not shown: the wiki hides this version's text." in text(browser)
     assert "Restore this version" not in text(browser)
 
 
