@@ -116,7 +116,7 @@ class Browser:
         assert isinstance(found, Commit)
         return found
 
-    def latest(self, count: int, before: str | None = None) -> list[CommitInfo]:
+    def line(self, count: int, before: str | None = None) -> list[Commit]:
         """Up to ``count`` commits of the line from ``before`` (default: the head) back."""
         start = before or self.head()
         line: list[Commit] = []
@@ -125,7 +125,7 @@ class Browser:
             line.append(commit)
             commit = self._parent(commit)
         self._learn_hidden([c.id.decode("ascii") for c in line])
-        return [self.info(commit) for commit in line]
+        return line
 
     def info(self, commit: Commit) -> CommitInfo:
         """The commit as shown: what the wiki hides of it left out."""

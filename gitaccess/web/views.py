@@ -47,7 +47,7 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
         if request.endpoint == "web.static":
             return None
         g.account = account = sessions.current_account(authenticator)
-        if request.endpoint == "web.login":
+        if request.endpoint in ("web.login", "web.logout"):
             return None
         if account is None and not site.config.anonymous_read:
             return redirect(url_for("web.login", next=request.full_path if request.query_string else request.path))
@@ -58,21 +58,20 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
     @blueprint.app_context_processor
     def common() -> dict[str, object]:
         return {"site_name": site.site_name, "account": g.get("account"),
-                "form_token": sessions.form_token, "repository_name": name}
+                "form_token": sessions.form_token}
 
     def browser() -> Browser:
         return Browser(repositories())
 
     def front() -> str:
         pages = browser()
-        before = request.args.get("before")
-        commits = pages.latest(PER_PAGE + 1, before) if pages.head() else []
-        counted = [(info, pages.counts(pages.commit(info.id))) for info in commits[:PER_PAGE]]
+        line = pages.line(PER_PAGE + 1, request.args.get("before"))
+        commits = [(pages.info(commit), pages.counts(commit)) for commit in line[:PER_PAGE]]
         layout = site.layout
         namespaces = sorted((f"{layout.directory(ns.id)}/" if layout.directory(ns.id) else "the root",
                              ns.name or "(Main)") for ns in site.namespaces if layout.is_included(ns.id))
-        return render_template("front.html", clone_url=f"{request.host_url}{name}.git", commits=counted,
-                               older=commits[PER_PAGE].id if len(commits) > PER_PAGE else None,
+        return render_template("front.html", clone_url=f"{request.host_url}{name}.git", commits=commits,
+                               older=line[PER_PAGE].id.decode("ascii") if len(line) > PER_PAGE else None,
                                namespaces=namespaces, directory=name)
 
     blueprint.add_url_rule("/", "front", front)
@@ -145,7 +144,7 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
     @blueprint.route("/-/login", methods=["GET", "POST"])
     def login() -> Response | tuple[str, int] | str:
         target = request.values.get("next") or ""
-        if not target.startswith("/") or target.startswith("//"):
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:  # no other site
             target = url_for("web.front")
         if request.method == "GET":
             return render_template("login.html", next=target)
