@@ -217,7 +217,11 @@ def test_login_refusals(served_wiki: Served, browser: WebDriver, tmp_path: Path)
 
 def test_logout(served_wiki: Served, browser: WebDriver, tmp_path: Path) -> None:
     base = served_wiki.base
-    log_in(browser, base, "Alice", "alice-secret")
+    browser.get(f"{base}/-/login?next=//example.org/elsewhere")  # a link made to lead away after the login
+    browser.find_element(By.ID, "name").send_keys("Alice")
+    browser.find_element(By.ID, "password").send_keys("alice-secret")
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.login button"))
+    assert browser.current_url == f"{base}/"
     assert "Logged in as Alice" in text(browser)
     follow(browser, browser.find_element(By.XPATH, "//button[text()='Log out']"))
     assert "/-/login" in browser.current_url
@@ -237,3 +241,5 @@ def test_anonymous_reading(served_wiki: Served, browser: WebDriver, tmp_path: Pa
     assert browser.find_element(By.CSS_SELECTOR, "pre.text").text == VERSIONS[0][0].strip()
     assert "Log in to restore this version." in text(browser)
     assert not browser.find_elements(By.XPATH, "//button[text()='Restore this version']")
+    browser.get(f"{base}/-/commit/{'0' * 40}")
+    assert f"{'0' * 40} is not a commit of this wiki's history" in text(browser)
