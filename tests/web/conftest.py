@@ -1,8 +1,8 @@
 """A real headless Chromium (Debian's chromium and chromium-driver, driven by Selenium) and a
 served wiki with a history to look at.
 
-Without the browser the tests skip with the reason shown, or fail under
-GITACCESS_REQUIRE_ALL=1 (.ci/run installs it).
+Without the browser's packages the tests skip with the reason shown, or fail under
+GITACCESS_REQUIRE_ALL=1 (.ci/run installs them).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 from sqlalchemy import update
 
 from gitaccess.app import create_app
@@ -42,13 +44,10 @@ HIDDEN_USER = "Mallory"
 
 
 @pytest.fixture(scope="session")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
     """One headless Chromium for the session, with a fresh profile."""
-    webdriver = pytest.importorskip("selenium.webdriver")
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         unavailable(f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service
-
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
@@ -60,7 +59,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 @pytest.fixture
-def browser(chromium):  # type: ignore[no-untyped-def]
+def browser(chromium: webdriver.Chrome) -> webdriver.Chrome:
     """The session's browser, without the cookies of an earlier test."""
     chromium.delete_all_cookies()
     chromium.set_window_size(1200, 900)
