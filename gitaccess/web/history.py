@@ -53,8 +53,8 @@ class CommitInfo:
     when: datetime
     summary: str
     hidden: Hidden
-    #: The wiki's own pages for the revisions and log entries (when [wiki] server is set).
-    wiki_links: tuple[str, ...]
+    #: (label, URL) of the wiki's own pages for the revisions and log entries (when [wiki] server is set).
+    wiki_links: tuple[tuple[str, str], ...]
 
     @property
     def short(self) -> str:
@@ -100,7 +100,7 @@ class Browser:
         self.site = repository.site
         self.objects = repository.object_store()
         self._hidden: dict[str, Hidden] = {}
-        self._links: dict[str, tuple[str, ...]] = {}
+        self._links: dict[str, tuple[tuple[str, str], ...]] = {}
 
     # --- commits
     def head(self) -> str | None:
@@ -139,17 +139,19 @@ class Browser:
                           datetime.fromtimestamp(commit.author_time, timezone.utc), summary, hidden,
                           self._links[sha])
 
-    def changes(self, commit: Commit) -> list[FileDiff]:
-        """What a commit changed, file by file, against its first parent."""
+    def changes(self, commit: Commit, start: int, count: int) -> tuple[int, list[FileDiff]]:
+        """How many files a commit changed against its first parent, and the diffs of ``count``
+        of them from the ``start``-th on, in path order (a page of a large commit's diff)."""
         parent = self._parent(commit)
         shown = self.info(commit)
+        changed = [_sides(change) for change in tree_changes(self.objects, parent.tree if parent else None,
+                                                             commit.tree)]
         diffs = []
-        for change in tree_changes(self.objects, parent.tree if parent else None, commit.tree):
-            path, before, after = _sides(change)
+        for path, before, after in changed[start:start + count]:
             hidden = (before is not None and parent is not None and self.text_hidden(path, parent)) or \
                      (after is not None and shown.hidden.text)
             diffs.append(self._diff(path, before, after, hidden=hidden))
-        return diffs
+        return len(changed), diffs
 
     def counts(self, commit: Commit) -> tuple[int, int]:
         """Lines added and removed by a commit (numbers only, so hidden texts count too)."""
@@ -271,9 +273,9 @@ class Browser:
                 hidden |= value
             self._hidden[sha] = Hidden(bool(hidden & DELETED_USER), bool(hidden & DELETED_COMMENT),
                                        any(revisions[i].deleted & DELETED_TEXT for i in rev_ids if i in revisions))
-            self._links[sha] = tuple([f"{base}?diff={i}" for i in sorted(rev_ids)] +
-                                     [f"{base}?title=Special:Redirect/logid/{i}" for i in sorted(log_ids)]
-                                     ) if base else ()
+            self._links[sha] = tuple([(f"revision {i}", f"{base}?diff={i}") for i in sorted(rev_ids)] +
+                                     [(f"log entry {i}", f"{base}?title=Special:Redirect/logid/{i}")
+                                      for i in sorted(log_ids)]) if base else ()
 
     def _parent(self, commit: Commit) -> Commit | None:
         """The commit before ``commit`` on the first-parent line (None for the root)."""

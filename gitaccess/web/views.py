@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Commits on the front page, and versions on a history page, before a link to older ones.
 PER_PAGE = 30
+#: Files of a commit's diff shown on one page.
+FILES_PER_PAGE = 20
 
 
 def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: Gate,
@@ -81,9 +83,12 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
     def commit(sha: str) -> str:
         pages = browser()
         found = pages.commit(sha)
-        diffs = pages.changes(found)
-        return render_template("commit.html", commit=pages.info(found), diffs=diffs,
-                               added=sum(d.added for d in diffs), removed=sum(d.removed for d in diffs))
+        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        first = (page - 1) * FILES_PER_PAGE
+        files, diffs = pages.changes(found, first, FILES_PER_PAGE)
+        added, removed = pages.counts(found)
+        return render_template("commit.html", commit=pages.info(found), diffs=diffs, files=files, first=first,
+                               page=page, page_count=-(-files // FILES_PER_PAGE), added=added, removed=removed)
 
     @blueprint.route("/-/history/<path:path>")
     def history(path: str) -> str:

@@ -82,7 +82,7 @@ def test_front_page_commit_and_history(served_wiki: Served, browser: WebDriver, 
     removed = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "pre.diff del")]
     assert added == ["+ BETA", "+ delta"] and removed == ["- beta"]
     assert "+2 −1 in 1 file" in text(browser)
-    wiki_diff = browser.find_element(By.LINK_TEXT, "diff").get_attribute("href")
+    wiki_diff = browser.find_element(By.LINK_TEXT, f"revision {served_wiki.revisions[1]}").get_attribute("href")
     assert wiki_diff == f"https://wiki.example/w/index.php?diff={served_wiki.revisions[1]}"
 
     follow(browser, browser.find_element(By.LINK_TEXT, "History"))
@@ -243,3 +243,26 @@ def test_anonymous_reading(served_wiki: Served, browser: WebDriver, tmp_path: Pa
     assert not browser.find_elements(By.XPATH, "//button[text()='Restore this version']")
     browser.get(f"{base}/-/commit/{'0' * 40}")
     assert f"{'0' * 40} is not a commit of this wiki's history" in text(browser)
+
+
+def test_a_large_commit_page_by_page(served_wiki: Served, browser: WebDriver, tmp_path: Path) -> None:
+    base = served_wiki.base
+    git = GitClient(tmp_path / "home", 2)
+    clone = tmp_path / "clone"
+    git("clone", f"http://Alice:alice-secret@{base.removeprefix('http://')}/wiki.git", str(clone))
+    for number in range(25):
+        (clone / "(Main)" / f"Page_{number:02}.wiki").write_text(f"page {number}\nsecond line\n")
+    git("add", "-A", cwd=clone)
+    git("-c", "user.name=Alice", "-c", "user.email=alice@example.org", "commit", "-q", "-m", "Many pages",
+        cwd=clone)
+    git("push", "origin", "master", cwd=clone)
+    log_in(browser, base, "Alice", "alice-secret")
+    follow(browser, browser.find_element(By.LINK_TEXT, "Many pages"))
+    shot(browser, tmp_path, "large-commit")
+    sections = browser.find_elements(By.CSS_SELECTOR, "section.file h2")
+    assert len(sections) == 20 and sections[0].text.startswith("(Main)/Page_00.wiki +2 −0")
+    assert "+50 −0 in 25 files" in text(browser) and "Files 1–20 of 25." in text(browser)
+    follow(browser, browser.find_element(By.LINK_TEXT, "Next files"))
+    assert [h.text.split()[0] for h in browser.find_elements(By.CSS_SELECTOR, "section.file h2")] == \
+        [f"(Main)/Page_{number}.wiki" for number in range(20, 25)]
+    assert "Files 21–25 of 25." in text(browser) and browser.find_elements(By.LINK_TEXT, "Previous files")
