@@ -22,6 +22,8 @@ from gitaccess.protocol.upload_pack import FetchLimits
 from gitaccess.push.receiver import Receiver
 from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
+from gitaccess.web import session as web_session
+from gitaccess.web.views import web_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +123,8 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask("gitaccess")
     site = Site(config or load_config())
     app.extensions["gitaccess"] = site
-    gate = Gate(site.config, Authenticator(site).authenticate)
+    authenticator = Authenticator(site)
+    gate = Gate(site.config, authenticator.authenticate)
     repositories = _Repositories(site)
     # Opens nothing and starts no thread here (see warm_in_background).
     app.extensions["gitaccess.worker_started"] = repositories.warm_in_background
@@ -130,6 +133,9 @@ def create_app(config: Config | None = None) -> Flask:
                                          push_settings(site.config),
                                          FetchLimits(site.config.max_fetch_wants, site.config.max_fetch_haves)))
     app.register_error_handler(GitAccessError, _history_failed)
+    if site.config.web_pages:
+        web_session.configure(app, site.config.data_directory, site.config.web_session_hours)
+        app.register_blueprint(web_blueprint(site, repositories, gate, authenticator))
     return app
 
 

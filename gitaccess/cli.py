@@ -1,4 +1,4 @@
-"""The ``gitaccess`` command line (click, through Flask's CLI support).
+"""The ``gitaccess`` command line (click).
 
 ``gitaccess [--db URL] [--config FILE] COMMAND``: the options beat
 ``GITACCESS_DB`` and ``GITACCESS_CONFIG``, which beat ``./gitaccess.toml``,
@@ -11,13 +11,13 @@ import json
 import os
 import secrets
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 import tomli_w
-from flask import Flask, current_app
-from flask.cli import FlaskGroup, ScriptInfo
+from flask import Flask
 
 from gitaccess.auth import accounts
 from gitaccess.app import create_app, site_of
@@ -45,18 +45,29 @@ MAIN_PAGE_TEXT = (
 )
 
 
-def _make_app() -> Flask:
-    info = click.get_current_context().find_object(ScriptInfo)
-    options = info.data if info else {}
-    return create_app(load_config(options.get("config"), options.get("db")))
+@dataclass
+class _Options:
+    """The group's options, and the app built from them when a command first needs it."""
+
+    config: str | None
+    db: str | None
+    app: Flask | None = None
+
+
+def _app() -> Flask:
+    options = click.get_current_context().find_object(_Options)
+    assert options is not None  # set by cli() before any command runs
+    if options.app is None:
+        options.app = create_app(load_config(options.config, options.db))
+    return options.app
 
 
 def _site() -> Site:
-    return site_of(current_app)
+    return site_of(_app())
 
 
-class _Group(FlaskGroup):
-    """Flask's CLI group that turns gitaccess's errors into one clear line and exit status 1."""
+class _Group(click.Group):
+    """A click group that turns gitaccess's errors into one clear line and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -69,14 +80,13 @@ class _Group(FlaskGroup):
             ctx.exit(1)
 
 
-@click.group(cls=_Group, create_app=_make_app, add_default_commands=False, add_version_option=False,
-             load_dotenv=False, set_debug_flag=False)
+@click.group(cls=_Group)
 @click.option("--db", metavar="URL", help="Database URL (beats GITACCESS_DB and the config file).")
 @click.option("--config", metavar="FILE", help="TOML configuration file (beats GITACCESS_CONFIG).")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
     """Git smart-HTTP access to a MediaWiki wiki database."""
-    ctx.ensure_object(ScriptInfo).data.update(db=db, config=config)
+    ctx.obj = _Options(config, db)
 
 
 @cli.command()
@@ -364,7 +374,7 @@ def serve(host: str, port: int, **options: float | None) -> None:
         click.echo(f"created {config.effective_database_url} with user Admin, password: {password}")
         click.echo("(shown once; change it with `gitaccess user passwd Admin`)")
     _warn_where_the_wiki_disagrees(config)
-    run(current_app._get_current_object(), host, port, settings)  # type: ignore[attr-defined]
+    run(_app(), host, port, settings)
 
 
 def _warn_where_the_wiki_disagrees(config: Config) -> None:

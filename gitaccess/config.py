@@ -85,6 +85,9 @@ class Config:
     max_fetch_haves: int = 20_000
     push_tags: bool = False
     data_directory: Path = DEFAULT_DATA_DIR
+    # [web]
+    web_pages: bool = True
+    web_session_hours: int = 12
     source: Path | None = None
     # [server]
     workers: int = 2
@@ -112,6 +115,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
             "max_push_inflated_bytes", "max_tree_bytes", "max_worker_memory", "max_fetch_wants",
             "max_fetch_haves", "push_tags"),
     "server": ("workers", "threads", "worker_timeout", "head_timeout", "idle_timeout", "min_upload_rate"),
+    "web": ("enabled", "session_hours"),
 }
 _RENAMED = {
     ("database", "url"): "database_url",
@@ -119,6 +123,8 @@ _RENAMED = {
     ("namespaces", "included"): "included_namespaces",
     ("namespaces", "excluded"): "excluded_namespaces",
     ("namespaces", "extra"): "extra_namespaces",
+    ("web", "enabled"): "web_pages",
+    ("web", "session_hours"): "web_session_hours",
 }
 _PATHS = {"upload_directory", "data_directory"}
 #: Limits, counts and timeouts: zero or less would refuse everything or serve nothing.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitaccess.errors import AuthError
 from gitaccess.titles.namespaces import USER
@@ -25,6 +26,9 @@ from gitaccess.site import Site
 from gitaccess.titles.codec import InvalidTitle, TitleCodec
 from gitaccess.wiki import accounts as account_rows
 from gitaccess.wiki import reader
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +117,25 @@ class Authenticator:
             except UnsupportedHash as exc:
                 log.warning("cannot check the password of %s: %s", name, exc)
                 raise refused from None
-            groups = reader.user_groups(db, conn, user.id) | {"*", "user"}
-            blocked = self._blocks.is_blocked(db, conn, user.id)
+            return self._account(conn, user.id, user.name, grants)
+
+    def current(self, user_id: int, name: str, grants: frozenset[str] | None) -> Account | None:
+        """The account of an earlier login as the wiki has it now (groups, block, rights), for
+        a login kept between requests (a web session); None when the user no longer exists.
+        ``grants`` are the BotPassword's at that login (None: the user's own password)."""
+        db = self.site.db
+        with db.read() as conn:
+            user = reader.user_by_name(db, conn, name)
+            if user is None or user.id != user_id:
+                return None
+            return self._account(conn, user.id, user.name, grants)
+
+    def _account(self, conn: Connection, user_id: int, name: str, grants: frozenset[str] | None) -> Account:
+        """The account with its groups, block and rights as the wiki has them."""
+        db = self.site.db
+        groups = reader.user_groups(db, conn, user_id) | {"*", "user"}
+        blocked = self._blocks.is_blocked(db, conn, user_id)
         config = self.site.config
         can_push = bool(groups & set(config.gitaccess_groups))
         can_read = can_push or bool(groups & set(config.read_groups)) or config.anonymous_read
-        return Account(user.id, user.name, frozenset(groups), grants, blocked, can_read, can_push)
+        return Account(user_id, name, frozenset(groups), grants, blocked, can_read, can_push)

@@ -131,6 +131,15 @@ class Gate:
             raise Refusal(403, f"the wiki account {account.name!r} is blocked on the wiki, so it cannot push")
         return account
 
+    def login(self, request: Request, login: str, password: str) -> Account:
+        """The account of a login form's credentials, checked and throttled as git's are;
+        :class:`Refusal` (403 over plain HTTP, 401 wrong credentials, 429 throttled) otherwise."""
+        address = request.remote_addr or ""
+        if not self._secure(request, address):
+            raise Refusal(403, "passwords are refused over plain HTTP: use https:// "
+                               "(or set allow_insecure_http in [access] of the server's configuration)")
+        return self._verify(login, password, address, fresh=True)
+
     def _secure(self, request: Request, address: str) -> bool:
         if request.scheme == "https" or self.config.allow_insecure_http:
             return True
