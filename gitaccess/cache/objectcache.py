@@ -36,7 +36,7 @@ import shutil
 import sqlite3
 import struct
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
@@ -373,10 +373,19 @@ class ObjectCache:
         except BaseException:
             writer.abort()
             raise
-        with Repo(str(self.git_dir)) as repo:  # for git itself (git fsck), not read here
-            repo.refs[self.ref] = last
+        self._set_ref(last)
         self._join_packs()
         return position - first
+
+    def _set_ref(self, commit: bytes) -> None:
+        """Point the branch at ``commit``, for git itself (git fsck); gitaccess reads the index.
+        Written aside and renamed over it (the caller holds the cache's lock): a lock file of
+        git's, left by a process killed while holding it, would fail every later append."""
+        ref = self.git_dir / self.ref.decode("utf-8")
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        aside = self.git_dir / "ref.new"
+        aside.write_bytes(commit + b"\n")
+        os.replace(aside, ref)
 
     def _join_packs(self) -> None:
         """Join the newest packs into one while the pack before them is not JOIN_FACTOR times
@@ -824,7 +833,8 @@ class _PackWriter:
     def abort(self) -> None:
         """Remove the pack, finished or not: the index will not name it."""
         if self._file is not None:
-            self._file.close()
+            with suppress(OSError):  # flushing onto a full disk fails; the file is closed all the same
+                self._file.close()
             self._file = None
         self.path.unlink(missing_ok=True)
         self.path.with_suffix(".idx").unlink(missing_ok=True)

@@ -1,0 +1,206 @@
+"""The object cache is disposable: whatever happens to its files, the history served is the
+journal's, rebuilt where it must be, without a restart.
+
+A process killed at any moment of an append or a pack join, a file deleted,
+cut short or overwritten, the whole directory removed while serving, a full
+disk: each leaves a server whose next clone is the journal's history, whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from bench.generate import config_for, create_wiki
+from bench.plan import BENCH_USER, SIZES
+from gitaccess.app import create_app
+from gitaccess.cache.objectcache import CacheFull
+from gitaccess.repository import WikiRepository
+from gitaccess.site import Site
+from gitaccess.wiki.writer import Editor, WikiWriter
+from tests.protocol_helpers import GitClient, dev_server
+from tests.test_server import GITACCESS, _free_port, _wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+EDITOR = Editor(BENCH_USER, 1, frozenset({"sysop"}))
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    WikiRepository._kept_states.clear()
+    return Site(config_for(tmp_path / "wiki"))
+
+
+def edit(site: Site, n: int) -> None:
+    """One more wiki edit: one more commit for the next refresh to journal and cache."""
+    with site.db.write() as conn:
+        WikiWriter(site.db, conn, titles=site.titles).save(0, "Disposable", f"version {n}\n" * 40,
+                                                           editor=EDITOR, summary=f"edit {n}")
+
+
+def assert_serves_the_journal(site: Site, tmp_path: Path) -> None:
+    """A fresh clone is the journal's history, and passes git fsck (the cache's own packs may
+    hold deltas against each other's objects, which git fsck refuses in a repository: a clone
+    checks every object instead)."""
+    repo = WikiRepository(site)
+    repo.refresh()
+    with site.db.read() as conn:
+        journal_head = repo.history.head(conn)
+    cached = repo.cache.head()
+    assert cached is not None and cached[1] == journal_head
+    repo.close()
+    git = GitClient(tmp_path / "home", protocol=2)
+    clone = tmp_path / f"clone-{time.monotonic_ns()}"
+    with dev_server(create_app(dataclasses.replace(site.config, anonymous_read=True))) as server:
+        git("clone", "-q", server.url, str(clone))
+    assert git("rev-parse", "HEAD", cwd=clone).stdout.strip() == journal_head.decode()
+    git("fsck", "--strict", "--no-dangling", cwd=clone)
+
+
+def _pack(repo: WikiRepository, suffix: str) -> Path:
+    return next(repo.cache.pack_dir.glob(f"pack-*{suffix}"))
+
+
+#: Ways a cache's files get damaged between two processes' lives.
+DAMAGES: dict[str, Callable[[WikiRepository], None]] = {
+    "pack deleted": lambda repo: _pack(repo, ".pack").unlink(),
+    "pack index deleted": lambda repo: _pack(repo, ".idx").unlink(),
+    "pack cut short": lambda repo: os.truncate(_pack(repo, ".pack"), _pack(repo, ".pack").stat().st_size // 2),
+    "pack directory deleted": lambda repo: shutil.rmtree(repo.cache.pack_dir),
+    "index overwritten": lambda repo: (repo.cache.directory / "index.sqlite").write_bytes(b"not a database" * 500),
+    "index deleted, packs kept": lambda repo: (repo.cache.directory / "index.sqlite").unlink(),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_cache_damaged_between_lives_is_found_on_opening_and_rebuilt(
+        site: Site, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    repo = WikiRepository(site)
+    repo.refresh()
+    repo.close()
+    DAMAGES[damage](repo)
+    WikiRepository._kept_states.clear()  # a new process
+    with caplog.at_level(logging.WARNING):
+        assert_serves_the_journal(site, tmp_path)
+    if damage != "index deleted, packs kept":  # an empty index names nothing: consistent, just behind
+        assert any("damaged" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_a_cache_removed_while_a_process_reads_it_is_rebuilt_and_the_read_retried(site: Site) -> None:
+    repo = WikiRepository(site)
+    repo.refresh()
+    head = repo.refs()[repo.head()]
+    serving = WikiRepository(site)  # opened, its packs not read yet
+    shutil.rmtree(repo.cache.directory)
+    assert serving.object_store().get_raw(head)[0] == 1  # a commit
+    assert serving.introduced(head) and serving.refs()[serving.head()] == head
+
+
+def test_a_cache_removed_while_gunicorn_serves_is_rebuilt_without_a_restart(tmp_path: Path) -> None:
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    (tmp_path / "wiki" / "gitaccess.toml").write_text(
+        (tmp_path / "wiki" / "gitaccess.toml").read_text() + "\n[access]\nanonymous_read = true\n")
+    env = {**os.environ, "GITACCESS_CONFIG": str(tmp_path / "wiki" / "gitaccess.toml")}
+    env.pop("GITACCESS_DB", None)
+    cache = Site(config_for(tmp_path / "wiki")).config.data_directory / "cache"
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port), "--workers", "2"],
+                                  cwd=tmp_path / "wiki", env=env, stdout=out, stderr=subprocess.STDOUT)
+    git = GitClient(tmp_path / "home", protocol=2)
+    try:
+        _wait_for(port, server, log)
+        url = f"http://127.0.0.1:{port}/wiki.git"
+        git("clone", "-q", url, str(tmp_path / "before"))
+        for attempt in range(4):  # enough to reach both workers, each holding the removed cache open
+            shutil.rmtree(cache)
+            clone = tmp_path / f"after-{attempt}"
+            cloned = git("clone", "-q", url, str(clone), check=False)
+            assert cloned.returncode == 0, f"{cloned.stderr}\n{log.read_text()}"
+            git("fsck", "--strict", "--no-dangling", cwd=clone)
+            assert (git("rev-parse", "HEAD", cwd=clone).stdout
+                    == git("rev-parse", "HEAD", cwd=tmp_path / "before").stdout)
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def keep_editing(wiki: str, seed: int) -> None:
+    """Edit the wiki and refresh, over and over (each refresh appends a pack and joins packs),
+    until killed: the process the kill tests kill."""
+    site = Site(config_for(Path(wiki)))
+    repo = WikiRepository(site)
+    for n in range(10**6):
+        edit(site, seed * 10**6 + n)
+        repo.refresh()
+
+
+def _kill_at_random_moments(site: Site, tmp_path: Path, kills: int) -> None:
+    rng = random.Random(kills)
+    WikiRepository(site).refresh()
+    for kill in range(kills):
+        child = subprocess.Popen(
+            [sys.executable, "-c", f"from tests.cache.test_disposable import keep_editing; "
+                                   f"keep_editing({str(tmp_path / 'wiki')!r}, {kill})"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        time.sleep(rng.uniform(0.8, 2.5))  # past the imports, into the edits, appends and joins
+        assert child.poll() is None, "the editing process stopped by itself"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert_serves_the_journal(site, tmp_path)
+
+
+def test_a_process_killed_at_random_moments_of_appends_and_joins_leaves_a_cache_that_serves(
+        site: Site, tmp_path: Path) -> None:
+    _kill_at_random_moments(site, tmp_path, 6)
+
+
+@pytest.mark.stress
+def test_a_process_killed_thirty_times_at_random_moments_leaves_a_cache_that_serves(
+        site: Site, tmp_path: Path) -> None:
+    _kill_at_random_moments(site, tmp_path, 30)
+
+
+def test_a_full_disk_stores_nothing_and_the_cache_catches_up_once_there_is_room(
+        tmp_path: Path) -> None:
+    create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
+    WikiRepository._kept_states.clear()
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode:
+        pytest.skip(f"a small disk cannot be mounted here: {mounted.stderr.strip()}")
+    try:
+        site = Site(dataclasses.replace(config_for(tmp_path / "wiki"), data_directory=disk / "data"))
+        repo = WikiRepository(site)
+        repo.refresh()
+        filler = disk / "filler"
+        with open(filler, "wb", buffering=0) as out:
+            try:
+                while out.write(b"\0" * 4096):
+                    pass
+            except OSError:
+                pass  # full
+        for n in range(3):
+            edit(site, n)
+            with pytest.raises(CacheFull, match="disk is full"):
+                repo.refresh()
+        filler.unlink()
+        assert_serves_the_journal(site, tmp_path)
+        repo.close()
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
