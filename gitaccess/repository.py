@@ -260,11 +260,11 @@ class _ServedObjects:
         self._repository = repository
 
     def __contains__(self, sha: object) -> bool:
-        return self._repository._rebuilt_if_damaged(lambda: sha in self._repository.cache.object_store)
+        return self._repository._rebuilt_if_damaged(lambda: sha in self._repository.cache)
 
     def get_raw(self, sha: bytes) -> tuple[int, bytes]:
         """(type, contents) of an object; KeyError when it is not in the history."""
-        return self._repository._rebuilt_if_damaged(lambda: self._repository.cache.object_store.get_raw(sha))
+        return self._repository._rebuilt_if_damaged(lambda: self._repository.cache.get_raw(sha))
 
     def __getitem__(self, sha: bytes) -> ShaFile:
         """The object parsed, as dulwich's object stores give it."""

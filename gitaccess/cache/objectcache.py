@@ -187,6 +187,7 @@ class ObjectCache:
         self.directory = directory
         self.ref = ref
         self._recent = RecentObjects()
+        self._checked: set[str] = set()  # packs streamed whole already, found matching their checksum
         if lock_held:
             self._open_locked()
         else:
@@ -306,6 +307,32 @@ class ObjectCache:
     @property
     def object_store(self) -> PackedObjects:
         return self._objects
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        """(type, contents) of a cached object (40 hex digits or 20 bytes); KeyError when the
+        history does not have it, CacheDamaged when the index lists it and no pack holds it."""
+        try:
+            return self._objects.get_raw(sha)
+        except KeyError:
+            self._listed_yet_missing(sha)
+            raise
+
+    def __contains__(self, sha: object) -> bool:
+        """Whether the history has the object; CacheDamaged as :meth:`get_raw`."""
+        if not isinstance(sha, bytes):
+            return False
+        if sha in self._objects:
+            return True
+        self._listed_yet_missing(sha)
+        return False
+
+    def _listed_yet_missing(self, sha: bytes) -> None:
+        """Raise CacheDamaged if the index lists an object that no pack has."""
+        hex_sha = sha.decode("ascii") if len(sha) == 40 else sha.hex()
+        with self._index() as conn:
+            listed = conn.execute(select(_introduced.c.position).where(_introduced.c.sha == hex_sha).limit(1)).first()
+        if listed is not None:
+            raise CacheDamaged(f"the object cache in {self.directory} lists {hex_sha}, and none of its packs has it")
 
     def head(self) -> tuple[int, bytes] | None:
         """(position, sha) of the newest cached commit."""
@@ -433,7 +460,11 @@ class ObjectCache:
         """Every cached object as one pack: (object count, the pack's bytes); None if empty.
 
         The packs are opened at once, so a join running meanwhile (which
-        deletes them) cannot take them away mid-stream.
+        deletes them) cannot take them away mid-stream. Their bytes go out
+        as they are, unread: each is checked against its checksum the first
+        time this object streams it, so that a pack damaged on the disk
+        raises CacheDamaged before its first byte is sent, not a clone that
+        git refuses.
         """
         with self._index() as conn:
             packs = conn.execute(select(_packs.c.name, _packs.c.objects).order_by(_packs.c.seq)).all()
@@ -443,6 +474,13 @@ class ObjectCache:
             files = [open(self.pack_dir / f"{name}.pack", "rb") for name, _ in packs]
         except FileNotFoundError:
             return None  # joined meanwhile: the caller builds the pack object by object
+        for (name, _count), handle in zip(packs, files):
+            if name not in self._checked and not _matches_checksum(handle, name):
+                for opened in files:
+                    opened.close()
+                raise CacheDamaged(f"the pack {name} of the object cache in {self.directory} does not match "
+                                   f"its checksum")
+            self._checked.add(name)
         return sum(count for _, count in packs), _concatenated(files)
 
     def position(self, sha: bytes) -> int | None:
@@ -891,6 +929,17 @@ def _trailer(path: Path, before: int) -> str:
             return ""
         handle.seek(size - 20 - before)
         return handle.read(20).hex()
+
+
+def _matches_checksum(handle: BinaryIO, name: str) -> bool:
+    """Whether an open pack's bytes hash to the checksum that ends it and names it."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(0)
+    digest, remaining = hashlib.sha1(), size - 20
+    while remaining > 0 and (block := handle.read(min(remaining, 1 << 20))):
+        digest.update(block)
+        remaining -= len(block)
+    return remaining == 0 and handle.read(20).hex() == digest.hexdigest() == name.removeprefix("pack-")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

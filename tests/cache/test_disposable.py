@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from dulwich.objects import ShaFile
 from sqlalchemy import select
 
 from bench.generate import config_for, create_wiki
@@ -52,7 +53,7 @@ def edit(site: Site, n: int) -> None:
 
 
 def assert_serves_the_journal(site: Site, tmp_path: Path) -> None:
-    """A fresh clone is the journal's history, and passes git fsck (the cache's own packs may
+    """Every object the cache lists reads back, a fresh clone is the journal's history and passes git fsck (the cache's own packs may
     hold deltas against each other's objects, which git fsck refuses in a repository: a clone
     checks every object instead); the cache holds no pack file its index does not list."""
     repo = WikiRepository(site)
@@ -61,6 +62,10 @@ def assert_serves_the_journal(site: Site, tmp_path: Path) -> None:
         listed = {f"{name}{suffix}" for name in conn.execute(select(_packs.c.name)).scalars()
                   for suffix in (".pack", ".idx")}
     assert {path.name for path in repo.cache.pack_dir.iterdir()} == listed
+    store = repo.object_store()
+    for commit in repo.commits_since(-1):  # object by object, as a fetch reads them
+        for sha, _type, _base in repo.introduced(commit):
+            assert ShaFile.from_raw_string(*store.get_raw(sha)).id == sha
     with site.db.read() as conn:
         journal_head = repo.history.head(conn)
     cached = repo.cache.head()
@@ -78,11 +83,20 @@ def _pack(repo: WikiRepository, suffix: str) -> Path:
     return next(repo.cache.pack_dir.glob(f"pack-*{suffix}"))
 
 
+def _overwrite_middle(path: Path) -> None:
+    """Overwrite bytes in the middle of a file, leaving its size and its ends as they were."""
+    with open(path, "r+b") as handle:
+        handle.seek(path.stat().st_size // 2)
+        handle.write(b"\xff" * 64)
+
+
 #: Ways a cache's files get damaged between two processes' lives.
 DAMAGES: dict[str, Callable[[WikiRepository], None]] = {
     "pack deleted": lambda repo: _pack(repo, ".pack").unlink(),
     "pack index deleted": lambda repo: _pack(repo, ".idx").unlink(),
     "pack cut short": lambda repo: os.truncate(_pack(repo, ".pack"), _pack(repo, ".pack").stat().st_size // 2),
+    "pack overwritten inside": lambda repo: _overwrite_middle(_pack(repo, ".pack")),
+    "pack index overwritten inside": lambda repo: _overwrite_middle(_pack(repo, ".idx")),
     "pack directory deleted": lambda repo: shutil.rmtree(repo.cache.pack_dir),
     "index overwritten": lambda repo: (repo.cache.directory / "index.sqlite").write_bytes(b"not a database" * 500),
 }
