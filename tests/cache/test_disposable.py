@@ -53,9 +53,10 @@ def edit(site: Site, n: int) -> None:
 
 
 def assert_serves_the_journal(site: Site, tmp_path: Path) -> None:
-    """Every object the cache lists reads back, a fresh clone is the journal's history and passes git fsck (the cache's own packs may
-    hold deltas against each other's objects, which git fsck refuses in a repository: a clone
-    checks every object instead); the cache holds no pack file its index does not list."""
+    """The cache holds the packs its index lists and no other file; every object it lists
+    reads back; a fresh clone is the journal's history and passes git fsck (the cache's own
+    packs may hold deltas against each other's objects, which git fsck refuses in a
+    repository: the clone checks every object instead)."""
     repo = WikiRepository(site)
     repo.refresh()
     with repo.cache.engine.connect() as conn:
