@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,9 +28,12 @@ from sqlalchemy import select
 from bench.generate import config_for, create_wiki
 from bench.plan import BENCH_USER, SIZES
 from gitaccess.app import create_app
+from gitaccess.auth.passwords import hash_password
 from gitaccess.cache.objectcache import CacheFull, _packs
 from gitaccess.repository import WikiRepository
+from gitaccess.config import Config
 from gitaccess.site import Site
+from gitaccess.wiki import standalone
 from gitaccess.wiki.writer import Editor, WikiWriter
 from tests.protocol_helpers import GitClient, dev_server
 from tests.test_server import GITACCESS, _free_port, _wait_for
@@ -229,3 +233,84 @@ def test_a_full_disk_stores_nothing_and_the_cache_catches_up_once_there_is_room(
         repo.close()
     finally:
         subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+PASSWORD = "disposable-test-password"
+
+
+def keep_pushing(git: GitClient, clone: Path, stop: threading.Event) -> int:
+    """Commit and push a page's new text until told to stop, whatever each push answers (its
+    worker may be killed midway); returns how many pushes git reported as accepted."""
+    accepted = 0
+    for step in range(10**6):
+        if stop.is_set():
+            return accepted
+        (clone / "(Main)" / "Pushed.wiki").write_text(f"step {step}\n" * (step % 7 + 1), "utf-8")
+        git("commit", "-q", "-am", f"step {step}", cwd=clone)
+        if git("pull", "-q", "--rebase", "-X", "theirs", "origin", "master", cwd=clone, check=False).returncode:
+            git("rebase", "--abort", cwd=clone, check=False)
+            git("reset", "-q", "--hard", "origin/master", cwd=clone, check=False)
+        accepted += git("push", "-q", "origin", "master", cwd=clone, check=False).returncode == 0
+    return accepted
+
+
+def _kill_workers_mid_push(tmp_path: Path, kills: int) -> None:
+    """gitaccess serve (two workers) taking pushes, its workers killed at random moments."""
+    rng = random.Random(kills)
+    url = f"sqlite:///{tmp_path / 'wiki.sqlite'}"
+    site = Site(Config(database_url=url, data_directory=tmp_path / "data", upload_directory=tmp_path / "images",
+                       anonymous_read=True))
+    standalone.create(site.db)
+    with site.db.write() as conn:
+        writer = WikiWriter(site.db, conn, titles=site.titles)
+        writer.create_user("Admin", hash_password(PASSWORD), ("sysop",))
+        writer.save(0, "Pushed", "start\n", editor=EDITOR, summary="start")
+    (tmp_path / "gitaccess.toml").write_text(
+        f'[wiki]\ndata_directory = "{tmp_path / "data"}"\nupload_directory = "{tmp_path / "images"}"\n')
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GITACCESS_")},
+           "GITACCESS_DB": url, "GITACCESS_CONFIG": str(tmp_path / "gitaccess.toml")}
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port), "--workers", "2"],
+                                  cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    git = GitClient(tmp_path / "home", protocol=2)
+    for key, value in (("user.name", "Pusher"), ("user.email", "pusher@example.org"),
+                       ("credential.helper", f"!f() {{ echo username=Admin; echo password={PASSWORD}; }}; f")):
+        git("config", "--global", key, value)
+    stop = threading.Event()
+    try:
+        _wait_for(port, server, log)
+        clone = tmp_path / "pusher"
+        git("clone", "-q", f"http://127.0.0.1:{port}/wiki.git", str(clone))
+        pushing = threading.Thread(target=keep_pushing, args=(git, clone, stop), daemon=True)
+        pushing.start()
+        for _kill in range(kills):
+            time.sleep(rng.uniform(0.2, 1.5))
+            workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+            if workers:
+                os.kill(int(rng.choice(workers)), signal.SIGKILL)
+        stop.set()
+        pushing.join(120)
+        assert not pushing.is_alive(), "the pushes did not stop"
+        fresh = tmp_path / "fresh"
+        cloned = git("clone", "-q", f"http://127.0.0.1:{port}/wiki.git", str(fresh), check=False)
+        assert cloned.returncode == 0, f"{cloned.stderr}\n{log.read_text()[-3000:]}"
+        git("fsck", "--strict", "--no-dangling", cwd=fresh)
+    finally:
+        stop.set()
+        server.terminate()
+        server.wait(20)
+    with site.db.read() as conn:
+        journal_head = WikiRepository(site).history.head(conn)
+    assert git("rev-parse", "HEAD", cwd=fresh).stdout.strip() == journal_head.decode()
+    assert_serves_the_journal(site, tmp_path)
+
+
+def test_workers_killed_at_random_moments_of_pushes_leave_a_server_that_serves(tmp_path: Path) -> None:
+    _kill_workers_mid_push(tmp_path, 6)
+
+
+@pytest.mark.stress
+def test_workers_killed_thirty_times_mid_push_leave_a_server_that_serves(tmp_path: Path) -> None:
+    _kill_workers_mid_push(tmp_path, 30)
