@@ -6,9 +6,10 @@ journal and rebuilds it byte for byte. So is any damage: a pack is on disk
 removed only once the index no longer does; a cache found inconsistent on
 opening (a listed pack missing or cut short, an index that cannot be read)
 is thrown away and rebuilt, and one that fails while in use raises
-:class:`CacheDamaged`, for the caller to :meth:`ObjectCache.discard` it. Several gitaccess processes on one
-machine share a cache directory (a file lock serialises writers); servers on
-other machines sharing the database keep caches of their own.
+:class:`CacheDamaged`, for the caller to :meth:`ObjectCache.discard` it.
+Several gitaccess processes on one machine share a cache directory (a file
+lock serialises writers); servers on other machines sharing the database
+keep caches of their own.
 
 Layout of ``<data_directory>/cache/<repository>/``:
 - ``objects.git/``: a bare git repository holding the objects in packs;
@@ -136,10 +137,15 @@ _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
+#: What reading a pack whose bytes are damaged raises, besides OSError.
+_UNREADABLE = (zlib.error, ChecksumMismatch, ApplyDeltaError, ValueError, struct.error)
+
+
 @contextmanager
-def _damage_raised(what: str) -> Iterator[None]:
-    """Raise what a damaged cache's files cause (a file gone, cut short, unreadable) as
-    CacheDamaged, and a full disk as CacheFull, saying what was being done."""
+def _damage_raised(what: str, unreadable: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Raise what a damaged cache's files cause (a file or directory gone, an index that cannot
+    be read, and the ``unreadable`` errors) as CacheDamaged, and a full disk as CacheFull,
+    saying what was being done."""
     full = (f"{what}: the disk is full; free space there (the journal keeps the history: the cache "
             f"catches up on the next request)")
     try:
@@ -155,7 +161,7 @@ def _damage_raised(what: str) -> Iterator[None]:
         if error.errno in _FULL:
             raise CacheFull(full) from error
         raise CacheDamaged(f"{what}: {error}") from error
-    except (zlib.error, ChecksumMismatch, ApplyDeltaError, ValueError, struct.error) as error:
+    except unreadable as error:
         raise CacheDamaged(f"{what}: {type(error).__name__}: {error}") from error
 
 
@@ -374,29 +380,40 @@ class ObjectCache:
         head = self.head()
         first = position = head[0] + 1 if head else 0
         writer = _PackWriter(self.pack_dir, self.object_store.get_raw)
+        # Only the cache's own steps are looked at as damage: ``made`` and ``state`` read the
+        # wiki, whose failures are the caller's, as they are.
+        storing = f"storing commits in the object cache in {self.directory}"
         try:
-            with _damage_raised(f"storing commits in the object cache in {self.directory}"), \
-                    self.engine.begin() as conn:
+            with _damage_raised(storing):
+                conn = self.engine.connect()
+                transaction = conn.begin()
+            with conn:
                 appending = _Append(conn, writer, self._recent, first=head is None)
                 for chunk in in_chunks(made, CHUNK_COMMITS):
-                    rows = appending.write_chunk(chunk, position)
-                    if rows:
-                        conn.exec_driver_sql(_INSERT_INTRODUCED, rows)
-                    conn.execute(insert(_commits), [{"position": position + i, "sha": m.commit.id.decode("ascii")}
-                                                    for i, m in enumerate(chunk)])
+                    with _damage_raised(storing):
+                        rows = appending.write_chunk(chunk, position)
+                        if rows:
+                            conn.exec_driver_sql(_INSERT_INTRODUCED, rows)
+                        conn.execute(insert(_commits), [{"position": position + i,
+                                                         "sha": m.commit.id.decode("ascii")}
+                                                        for i, m in enumerate(chunk)])
                     position += len(chunk)
                     last = chunk[-1].commit.id
                 if position == first:
                     writer.abort()
                     return 0
-                name = writer.finish()
-                if name is not None:
-                    conn.execute(insert(_packs).values(name=name, objects=writer.count))
-                stored = conn.execute(select(_state.c.position)).scalar()
-                if stored is None or position - 1 - stored >= STATE_INTERVAL:
-                    conn.execute(delete(_state))
-                    conn.execute(insert(_state).values(id=1, position=position - 1,
-                                                       data=json.dumps(state()).encode("utf-8")))
+                with _damage_raised(storing):
+                    stored = conn.execute(select(_state.c.position)).scalar()
+                due = stored is None or position - 1 - stored >= STATE_INTERVAL
+                data = json.dumps(state()).encode("utf-8") if due else None
+                with _damage_raised(storing):
+                    name = writer.finish()
+                    if name is not None:
+                        conn.execute(insert(_packs).values(name=name, objects=writer.count))
+                    if data is not None:
+                        conn.execute(delete(_state))
+                        conn.execute(insert(_state).values(id=1, position=position - 1, data=data))
+                    transaction.commit()
         except BaseException:
             writer.abort()
             raise
@@ -599,7 +616,7 @@ class PackedObjects:
         pack = self._find(binary)
         if pack is None:
             raise KeyError(sha)
-        with _damage_raised(f"reading {binary.hex()} from the object cache in {self._pack_dir}"):
+        with _damage_raised(f"reading {binary.hex()} from the object cache in {self._pack_dir}", _UNREADABLE):
             found = pack.get_raw(binary)
         self._read.put(binary, found)
         return found

@@ -32,6 +32,8 @@ from gitaccess.auth.passwords import hash_password
 from gitaccess.cache.objectcache import CacheFull, _packs
 from gitaccess.repository import WikiRepository
 from gitaccess.config import Config
+from gitaccess.journal.history import History
+from gitaccess.journal.state import WikiState
 from gitaccess.site import Site
 from gitaccess.wiki import standalone
 from gitaccess.wiki.writer import Editor, WikiWriter
@@ -40,6 +42,7 @@ from tests.test_server import GITACCESS, _free_port, _wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EDITOR = Editor(BENCH_USER, 1, frozenset({"sysop"}))
+TEXT_BYTES = 100_000
 
 
 @pytest.fixture
@@ -49,11 +52,17 @@ def site(tmp_path: Path) -> Site:
     return Site(config_for(tmp_path / "wiki"))
 
 
+def text(n: int) -> str:
+    """A page's text unlike any other version (stored whole, not as a delta): large enough that
+    writing and joining packs take most of a refresh's time, where the kills should land."""
+    return random.Random(n).randbytes(TEXT_BYTES).hex() + "\n"
+
+
 def edit(site: Site, n: int) -> None:
     """One more wiki edit: one more commit for the next refresh to journal and cache."""
     with site.db.write() as conn:
-        WikiWriter(site.db, conn, titles=site.titles).save(0, "Disposable", f"version {n}\n" * 40,
-                                                           editor=EDITOR, summary=f"edit {n}")
+        WikiWriter(site.db, conn, titles=site.titles).save(0, "Disposable", text(n), editor=EDITOR,
+                                                           summary=f"edit {n}")
 
 
 def assert_serves_the_journal(site: Site, tmp_path: Path) -> None:
@@ -167,28 +176,39 @@ def test_a_cache_removed_while_gunicorn_serves_is_rebuilt_without_a_restart(tmp_
         server.wait(20)
 
 
-def keep_editing(wiki: str, seed: int) -> None:
-    """Edit the wiki and refresh, over and over (each refresh appends a pack and joins packs),
-    until killed: the process the kill tests kill."""
+def keep_rebuilding(wiki: str) -> None:
+    """Store the journal's commits the cache lacks, one append (and join) per commit, then
+    throw the cache away, over and over until killed: the process the kill tests kill, whose
+    time goes to writing, joining and removing packs. Each one goes on where the one killed
+    before it stopped."""
     site = Site(config_for(Path(wiki)))
-    repo = WikiRepository(site)
-    for n in range(10**6):
-        edit(site, seed * 10**6 + n)
-        repo.refresh()
+    cache = WikiRepository(site).cache
+    print("storing", flush=True)  # the kill is timed from here, past the imports
+    while True:
+        with cache.locked():
+            state = WikiState()
+            for made in History(site).replay(state, None):
+                if cache.position(made.commit.id) is None:
+                    cache.append([made], state.to_json)
+            cache.reset()
 
 
 def _kill_at_random_moments(site: Site, tmp_path: Path, kills: int) -> None:
     rng = random.Random(kills)
+    for n in range(20):  # more commits to store, larger packs to join
+        edit(site, n)
     WikiRepository(site).refresh()
-    for kill in range(kills):
+    for _kill in range(kills):
         child = subprocess.Popen(
-            [sys.executable, "-c", f"from tests.cache.test_disposable import keep_editing; "
-                                   f"keep_editing({str(tmp_path / 'wiki')!r}, {kill})"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        time.sleep(rng.uniform(0.8, 2.5))  # past the imports, into the edits, appends and joins
-        assert child.poll() is None, "the editing process stopped by itself"
+            [sys.executable, "-c", f"from tests.cache.test_disposable import keep_rebuilding; "
+                                   f"keep_rebuilding({str(tmp_path / 'wiki')!r})"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE)
+        assert child.stdout is not None and child.stdout.readline() == b"storing\n"
+        time.sleep(rng.uniform(0.0, 1.0))
+        assert child.poll() is None, "the rebuilding process stopped by itself"
         child.send_signal(signal.SIGKILL)
         child.wait()
+        child.stdout.close()
     assert_serves_the_journal(site, tmp_path)
 
 
@@ -245,7 +265,7 @@ def keep_pushing(git: GitClient, clone: Path, stop: threading.Event) -> int:
     for step in range(10**6):
         if stop.is_set():
             return accepted
-        (clone / "(Main)" / "Pushed.wiki").write_text(f"step {step}\n" * (step % 7 + 1), "utf-8")
+        (clone / "(Main)" / "Pushed.wiki").write_text(text(step), "utf-8")
         git("commit", "-q", "-am", f"step {step}", cwd=clone)
         if git("pull", "-q", "--rebase", "-X", "theirs", "origin", "master", cwd=clone, check=False).returncode:
             git("rebase", "--abort", cwd=clone, check=False)
