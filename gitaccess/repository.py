@@ -211,16 +211,17 @@ class WikiRepository:
         """Cache commits just journaled on top of ``parent`` (a push's), sparing their replay.
 
         If the cache moved meanwhile, nothing is stored: the next refresh
-        replays them from the journal instead.
+        replays them from the journal instead; so it does if the cache is found
+        damaged (it is discarded).
         """
-        with self.cache.locked():
-            head = self.cache.head()
-            if (head[1] if head else None) == parent:
-                self._kept = None
-                try:
+        try:
+            with self.cache.locked():
+                head = self.cache.head()
+                if (head[1] if head else None) == parent:
+                    self._kept = None
                     self._store(made, state)
-                except CacheDamaged as damage:  # the journal has the commits: the next refresh stores them
-                    self.cache.discard(str(damage))
+        except CacheDamaged as damage:  # the journal has the commits: the next refresh stores them
+            self.cache.discard(str(damage))  # outside the lock, which discarding takes
 
     # --- what upload-pack asks
     def refs(self) -> dict[bytes, bytes]:
