@@ -146,6 +146,20 @@ def test_a_cache_removed_while_a_process_reads_it_is_rebuilt_and_the_read_retrie
     assert serving.introduced(head) and serving.refs()[serving.head()] == head
 
 
+def test_a_push_finding_the_cache_damaged_as_it_stores_leaves_its_commits_to_the_next_refresh(
+        site: Site, tmp_path: Path) -> None:
+    WikiRepository(site).refresh()
+    pusher = WikiRepository(site)  # its objects in no memory: storing reads the bases from the packs
+    head = pusher.refs()[pusher.head()]
+    state = pusher.take_state(head)
+    edit(site, 1)
+    made = list(pusher.history.catch_up(state, head))  # journaled, as a push's commits are
+    for pack in pusher.cache.pack_dir.glob("pack-*.pack"):
+        pack.unlink()
+    pusher.store(made, state, head)
+    assert_serves_the_journal(site, tmp_path)
+
+
 def test_a_cache_removed_while_gunicorn_serves_is_rebuilt_without_a_restart(tmp_path: Path) -> None:
     create_wiki(tmp_path / "wiki", SIZES["tiny"], 1)
     (tmp_path / "wiki" / "gitaccess.toml").write_text(
