@@ -30,10 +30,10 @@ from bench.plan import BENCH_USER, SIZES
 from gitaccess.app import create_app
 from gitaccess.auth.passwords import hash_password
 from gitaccess.cache.objectcache import CacheFull, _packs
-from gitaccess.repository import WikiRepository
 from gitaccess.config import Config
 from gitaccess.journal.history import History
 from gitaccess.journal.state import WikiState
+from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki import standalone
 from gitaccess.wiki.writer import Editor, WikiWriter
