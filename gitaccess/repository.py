@@ -10,15 +10,21 @@ A process keeps the wiki state it stored last, per cache directory
 from there instead of reading the stored state again; every
 :class:`WikiRepository` of the process on that directory shares it, under
 the cache's lock.
+
+The cache is disposable: one found damaged while serving (its files
+removed, cut short or unreadable) is discarded, rebuilt from the journal,
+and the request's step tried once more on it (:meth:`WikiRepository._rebuilt_if_damaged`).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
-from gitaccess.cache.objectcache import STATE_INTERVAL, ObjectCache
+from dulwich.objects import ShaFile
+
+from gitaccess.cache.objectcache import STATE_INTERVAL, CacheDamaged, ObjectCache
 from gitaccess.cache.writer import append_beside
 from gitaccess.journal.history import History, Progress, StaleCache
 from gitaccess.journal.state import NewCommit, WikiState
@@ -26,6 +32,7 @@ from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Told (what, done, total) while a refresh works: "replaying the journal" (commits the cache
 #: lacks or must rebuild the wiki's state from), then "journaling the wiki" (new activity).
@@ -65,7 +72,25 @@ class WikiRepository:
 
     # --- keeping up
     def refresh(self, progress: RefreshProgress | None = None) -> None:
-        """Catch the cache up with the journal and the journal up with the wiki."""
+        """Catch the cache up with the journal and the journal up with the wiki; a cache
+        removed or damaged is rebuilt first. Raises CacheFull when the cache's disk is full."""
+        self._rebuilt_if_damaged(lambda: self._refresh(progress))
+
+    def _rebuilt_if_damaged(self, step: Callable[[], T]) -> T:
+        """``step``, tried once more on a cache rebuilt from the journal if it finds the cache
+        damaged (the SHA-1s and positions it serves are the journal's, so they are the same)."""
+        try:
+            return step()
+        except CacheDamaged as damage:
+            self.cache.discard(str(damage))
+            self._refresh(None)
+            return step()
+
+    def _refresh(self, progress: RefreshProgress | None) -> None:
+        if self.cache.vanished():  # removed, or rebuilt by another process
+            log.warning("the object cache in %s is not the one this process opened: opening it again",
+                        self.cache.directory)
+            self.cache.reopen()
         with self.site.db.read() as conn:
             journal_head = self.history.head(conn)
             marks = self.history.marks(conn)
@@ -143,6 +168,9 @@ class WikiRepository:
 
         Raises :class:`StaleCache` when the cache has moved past ``head`` meanwhile.
         """
+        return self._rebuilt_if_damaged(lambda: self._take_state(head))
+
+    def _take_state(self, head: bytes | None) -> WikiState:
         with self.cache.locked():
             kept, self._kept = self._kept, None
             if kept is not None and kept[0] == head:
@@ -183,42 +211,65 @@ class WikiRepository:
         """Cache commits just journaled on top of ``parent`` (a push's), sparing their replay.
 
         If the cache moved meanwhile, nothing is stored: the next refresh
-        replays them from the journal instead.
+        replays them from the journal instead; so it does if the cache is found
+        damaged (it is discarded).
         """
-        with self.cache.locked():
-            head = self.cache.head()
-            if (head[1] if head else None) == parent:
-                self._kept = None
-                self._store(made, state)
+        try:
+            with self.cache.locked():
+                head = self.cache.head()
+                if (head[1] if head else None) == parent:
+                    self._kept = None
+                    self._store(made, state)
+        except CacheDamaged as damage:  # the journal has the commits: the next refresh stores them
+            self.cache.discard(str(damage))  # outside the lock, which discarding takes
 
     # --- what upload-pack asks
     def refs(self) -> dict[bytes, bytes]:
-        head = self.cache.head()
+        head = self._rebuilt_if_damaged(self.cache.head)
         return {self.head(): head[1]} if head else {}
 
     def head(self) -> bytes:
         return b"refs/heads/" + self.site.config.branch.encode("utf-8")
 
-    def object_store(self):  # type: ignore[no-untyped-def]
-        return self.cache.object_store
+    def object_store(self) -> _ServedObjects:
+        return _ServedObjects(self)
 
     def position(self, commit: bytes) -> int | None:
-        return self.cache.position(commit)
+        return self._rebuilt_if_damaged(lambda: self.cache.position(commit))
 
     def any_known(self, commits: list[bytes]) -> bool:
-        return self.cache.any_known(commits)
+        return self._rebuilt_if_damaged(lambda: self.cache.any_known(commits))
 
     def commits_since(self, position: int) -> list[bytes]:
-        return self.cache.commits_since(position)
+        return self._rebuilt_if_damaged(lambda: self.cache.commits_since(position))
 
     def introduced(self, commit: bytes) -> list[ObjectEntry]:
-        return [ObjectEntry(*entry) for entry in self.cache.introduced(commit)]
+        return [ObjectEntry(*entry) for entry in self._rebuilt_if_damaged(lambda: self.cache.introduced(commit))]
 
     def whole_pack(self) -> tuple[int, Iterator[bytes]] | None:
-        return self.cache.stream()
+        return self._rebuilt_if_damaged(self.cache.stream)
 
     def close(self) -> None:
         self.cache.close()
+
+
+class _ServedObjects:
+    """The cache's objects as upload-pack and a push read them, read again from a rebuilt
+    cache if the cache is found damaged midway (see WikiRepository._rebuilt_if_damaged)."""
+
+    def __init__(self, repository: WikiRepository) -> None:
+        self._repository = repository
+
+    def __contains__(self, sha: object) -> bool:
+        return self._repository._rebuilt_if_damaged(lambda: sha in self._repository.cache)
+
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        """(type, contents) of an object; KeyError when it is not in the history."""
+        return self._repository._rebuilt_if_damaged(lambda: self._repository.cache.get_raw(sha))
+
+    def __getitem__(self, sha: bytes) -> ShaFile:
+        """The object parsed, as dulwich's object stores give it."""
+        return ShaFile.from_raw_string(*self.get_raw(sha), sha if len(sha) == 40 else None)
 
 
 def _phase(progress: RefreshProgress | None, what: str) -> Progress | None:

@@ -1,9 +1,15 @@
 """The object cache: git objects made from the journal, on this server's disk.
 
 Deleting the cache directory is always safe: the next request replays the
-journal and rebuilds it byte for byte. Several gitaccess processes on one
-machine share a cache directory (a file lock serialises writers); servers on
-other machines sharing the database keep caches of their own.
+journal and rebuilds it byte for byte. So is any damage: a pack is on disk
+(written, flushed, renamed into place) before the index names it, and
+removed only once the index no longer does; a cache found inconsistent on
+opening (a listed pack missing or cut short, an index that cannot be read)
+is thrown away and rebuilt, and one that fails while in use raises
+:class:`CacheDamaged`, for the caller to :meth:`ObjectCache.discard` it.
+Several gitaccess processes on one machine share a cache directory (a file
+lock serialises writers); servers on other machines sharing the database
+keep caches of their own.
 
 Layout of ``<data_directory>/cache/<repository>/``:
 - ``objects.git/``: a bare git repository holding the objects in packs;
@@ -21,17 +27,21 @@ whole history: a clone streams them as they are (:meth:`ObjectCache.stream`).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
+import sqlite3
 import struct
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
+from dulwich.errors import ApplyDeltaError, ChecksumMismatch
 from dulwich.object_format import SHA1
 from dulwich.objects import ShaFile, Tree, hex_to_sha
 from dulwich.pack import OFS_DELTA, REF_DELTA, PackIndex, load_pack_index, pack_object_header
@@ -50,13 +60,17 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from gitaccess.objects.deltas import compose, make_delta
 from gitaccess.objects.packfile import PackEntries, PackFile, write_index
 from gitaccess.objects.packing import MAX_DELTA_DEPTH, RecentObjects, deflate
 from gitaccess.engines import pooled_per_process
+from gitaccess.errors import GitAccessError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: The shape of the cache's files; a cache of another shape is thrown away and rebuilt.
 FORMAT = "3"
@@ -108,6 +122,49 @@ _state = Table(
 )
 
 
+class CacheDamaged(GitAccessError):
+    """The cache's files are not what its index says (deleted, cut short, unreadable): the
+    cache must be discarded (:meth:`ObjectCache.discard`) and rebuilt from the journal."""
+
+
+class CacheFull(GitAccessError):
+    """The disk holding the cache is full: nothing was stored, nothing is lost."""
+
+
+#: SQLite's answers that mean another connection is busy, not that the index is damaged.
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+#: What a full disk (or a used-up quota) answers, from the system and from SQLite.
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+#: What reading a pack whose bytes are damaged raises, besides OSError.
+_UNREADABLE = (zlib.error, ChecksumMismatch, ApplyDeltaError, ValueError, struct.error)
+
+
+@contextmanager
+def _damage_raised(what: str, unreadable: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Raise what a damaged cache's files cause (a file or directory gone, an index that cannot
+    be read, and the ``unreadable`` errors) as CacheDamaged, and a full disk as CacheFull,
+    saying what was being done."""
+    full = (f"{what}: the disk is full; free space there (the journal keeps the history: the cache "
+            f"catches up on the next request)")
+    try:
+        yield
+    except DBAPIError as error:
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        if code in _BUSY:
+            raise
+        if code == sqlite3.SQLITE_FULL:
+            raise CacheFull(full) from error
+        raise CacheDamaged(f"{what}: the index cannot be read ({error.orig})") from error
+    except OSError as error:
+        if error.errno in _FULL:
+            raise CacheFull(full) from error
+        raise CacheDamaged(f"{what}: {error}") from error
+    except unreadable as error:
+        raise CacheDamaged(f"{what}: {type(error).__name__}: {error}") from error
+
+
 class CachedObject(Protocol):
     """What the cache needs of an object: dulwich's objects and tree.trees.TreeObject fit."""
 
@@ -136,6 +193,7 @@ class ObjectCache:
         self.directory = directory
         self.ref = ref
         self._recent = RecentObjects()
+        self._checked: set[str] = set()  # packs streamed whole already, found matching their checksum
         if lock_held:
             self._open_locked()
         else:
@@ -148,28 +206,93 @@ class ObjectCache:
             marker = self.directory / "format"
             if not marker.exists() or marker.read_text() != FORMAT:
                 self._wipe()
-                marker.write_text(FORMAT)
             self._open_locked()
 
     def _open_locked(self) -> None:
-        git_dir = self.directory / "objects.git"
-        if (git_dir / "objects").exists():
-            self.repo = Repo(str(git_dir))
-        else:
-            self.repo = Repo.init_bare(str(git_dir), mkdir=True)
-            self.repo.refs.set_symbolic_ref(b"HEAD", self.ref)
-        self.pack_dir = git_dir / "objects" / "pack"
-        self.engine = create_engine(f"sqlite:///{self.directory / 'index.sqlite'}", max_overflow=-1)
+        """Open the cache (the caller holds its lock); one found damaged is thrown away."""
+        try:
+            self._open_files()
+            found = self._damage()
+        except DBAPIError as error:
+            found = f"its index cannot be read ({error.orig})"
+        except CacheDamaged as error:
+            found = str(error)
+        if found is not None:
+            log.warning("the object cache in %s is damaged (%s): it is thrown away and rebuilt from the journal",
+                        self.directory, found)
+            self.close()
+            self._wipe()
+            self._open_files()
+        self._remove_unlisted()
+
+    def _open_files(self) -> None:
+        self.git_dir = self.directory / "objects.git"
+        if not (self.git_dir / "HEAD").exists():  # new, or left half-made: any pack it had is missed
+            shutil.rmtree(self.git_dir, ignore_errors=True)
+            with Repo.init_bare(str(self.git_dir), mkdir=True) as repo:
+                repo.refs.set_symbolic_ref(b"HEAD", self.ref)
+        self.pack_dir = self.git_dir / "objects" / "pack"
+        self.pack_dir.mkdir(parents=True, exist_ok=True)
+        index = self.directory / "index.sqlite"
+        self.engine = create_engine(f"sqlite:///{index}", max_overflow=-1)
         pooled_per_process(self.engine)
         # Readers (other threads and workers, and pack lookups during a long append) must not
         # wait for a writer: write-ahead logging lets them read the last committed state.
         event.listen(self.engine, "connect", lambda conn, _record: conn.execute("PRAGMA journal_mode=WAL"))
-        _metadata.create_all(self.engine)
         self._objects = PackedObjects(self.pack_dir, self._pack_names)
+        _metadata.create_all(self.engine)
+        self._index_file = _identity(index)
+
+    def _damage(self) -> str | None:
+        """What makes the cache inconsistent, if anything: a pack the index lists that is
+        missing or not whole (its index and its name must agree with its checksum), or a head
+        commit in none of the packs."""
+        for name in self._pack_names():
+            pack, index = self.pack_dir / f"{name}.pack", self.pack_dir / f"{name}.idx"
+            if not pack.exists() or not index.exists():
+                return f"the pack {name} it lists is missing"
+            if _trailer(pack, 0) != name.removeprefix("pack-") or _trailer(index, 20) != name.removeprefix("pack-"):
+                return f"the pack {name} it lists is not whole"
+        head = self.head()
+        if head is not None and head[1] not in self._objects:
+            return f"its head commit {head[1].decode()} is in none of its packs"
+        return None
+
+    def _remove_unlisted(self) -> None:
+        """Remove the pack files the index does not name: left by a process that died between
+        finishing a pack and naming it, or after a join named its pack, before removing those
+        it joined. Only the lock's holder writes packs, so none is being written."""
+        listed = set(self._pack_names())
+        for path in self.pack_dir.iterdir():
+            if path.name.startswith("tmp-") or path.name.split(".")[0] not in listed:
+                path.unlink(missing_ok=True)
 
     def _pack_names(self) -> list[str]:
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             return list(conn.execute(select(_packs.c.name).order_by(_packs.c.seq)).scalars())
+
+    def vanished(self) -> bool:
+        """Whether the cache's index is no longer the file this object opened (the directory
+        was removed, or another process rebuilt the cache): :meth:`reopen` it."""
+        return _identity(self.directory / "index.sqlite") != self._index_file
+
+    def reopen(self) -> None:
+        """Open the cache at its directory again, as made anew if it vanished."""
+        self.close()
+        self._open()
+
+    def discard(self, found: str) -> None:
+        """Throw the cache away, found damaged (``found`` says how), unless another process
+        has rebuilt it since; either way, open it again. What it held is rebuilt from the
+        journal by the next append."""
+        self.close()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self.locked():
+            if not self.vanished():
+                log.warning("the object cache in %s is damaged (%s): it is thrown away and rebuilt from the "
+                            "journal", self.directory, found)
+                self._wipe()
+            self._open_locked()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -181,13 +304,45 @@ class ObjectCache:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextmanager
+    def _index(self) -> Iterator[Connection]:
+        """A connection to the index; a damaged index raises CacheDamaged."""
+        with _damage_raised(f"reading the object cache in {self.directory}"), self.engine.connect() as conn:
+            yield conn
+
     @property
     def object_store(self) -> PackedObjects:
         return self._objects
 
+    def get_raw(self, sha: bytes) -> tuple[int, bytes]:
+        """(type, contents) of a cached object (40 hex digits or 20 bytes); KeyError when the
+        history does not have it, CacheDamaged when the index lists it and no pack holds it."""
+        try:
+            return self._objects.get_raw(sha)
+        except KeyError:
+            self._listed_yet_missing(sha)
+            raise
+
+    def __contains__(self, sha: object) -> bool:
+        """Whether the history has the object; CacheDamaged as :meth:`get_raw`."""
+        if not isinstance(sha, bytes):
+            return False
+        if sha in self._objects:
+            return True
+        self._listed_yet_missing(sha)
+        return False
+
+    def _listed_yet_missing(self, sha: bytes) -> None:
+        """Raise CacheDamaged if the index lists an object that no pack has."""
+        hex_sha = sha.decode("ascii") if len(sha) == 40 else sha.hex()
+        with self._index() as conn:
+            listed = conn.execute(select(_introduced.c.position).where(_introduced.c.sha == hex_sha).limit(1)).first()
+        if listed is not None:
+            raise CacheDamaged(f"the object cache in {self.directory} lists {hex_sha}, and none of its packs has it")
+
     def head(self) -> tuple[int, bytes] | None:
         """(position, sha) of the newest cached commit."""
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             row = conn.execute(select(_commits.c.position, _commits.c.sha)
                                .order_by(_commits.c.position.desc()).limit(1)).first()
         return (row[0], row[1].encode("ascii")) if row else None
@@ -195,7 +350,7 @@ class ObjectCache:
     def state_commit(self) -> bytes | None:
         """The commit the stored wiki state belongs to, without reading the state (every
         page of the wiki, needed only when no process holds a newer one)."""
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             sha = conn.execute(select(_commits.c.sha)
                                .join(_state, _commits.c.position == _state.c.position)).scalar()
         return sha.encode("ascii") if sha else None
@@ -203,7 +358,7 @@ class ObjectCache:
     def state(self) -> tuple[bytes, dict] | None:  # type: ignore[type-arg]
         """(commit, wiki state there) as :meth:`append` last stored it: at the head, or a few
         commits before it."""
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             row = conn.execute(select(_commits.c.sha, _state.c.data)
                                .join(_commits, _commits.c.position == _state.c.position)).first()
         return (row[0].encode("ascii"), json.loads(row[1])) if row else None
@@ -219,39 +374,62 @@ class ObjectCache:
         the size of the wiki.
         An object counts as introduced by the first commit that made it: a
         blob or tree an earlier commit already had is not sent again.
-        Returns how many commits were stored.
+        Returns how many commits were stored; raises CacheFull (nothing
+        stored) or CacheDamaged (:meth:`discard` the cache).
         """
         head = self.head()
         first = position = head[0] + 1 if head else 0
         writer = _PackWriter(self.pack_dir, self.object_store.get_raw)
+        # Only the cache's own steps are looked at as damage: ``made`` and ``state`` read the
+        # wiki, whose failures are the caller's, as they are.
+        storing = f"storing commits in the object cache in {self.directory}"
         try:
-            with self.engine.begin() as conn:
+            with _damage_raised(storing):
+                conn = self.engine.connect()
+                transaction = conn.begin()
+            with conn:
                 appending = _Append(conn, writer, self._recent, first=head is None)
                 for chunk in in_chunks(made, CHUNK_COMMITS):
-                    rows = appending.write_chunk(chunk, position)
-                    if rows:
-                        conn.exec_driver_sql(_INSERT_INTRODUCED, rows)
-                    conn.execute(insert(_commits), [{"position": position + i, "sha": m.commit.id.decode("ascii")}
-                                                    for i, m in enumerate(chunk)])
+                    with _damage_raised(storing):
+                        rows = appending.write_chunk(chunk, position)
+                        if rows:
+                            conn.exec_driver_sql(_INSERT_INTRODUCED, rows)
+                        conn.execute(insert(_commits), [{"position": position + i,
+                                                         "sha": m.commit.id.decode("ascii")}
+                                                        for i, m in enumerate(chunk)])
                     position += len(chunk)
                     last = chunk[-1].commit.id
                 if position == first:
                     writer.abort()
                     return 0
-                name = writer.finish()
-                if name is not None:
-                    conn.execute(insert(_packs).values(name=name, objects=writer.count))
-                stored = conn.execute(select(_state.c.position)).scalar()
-                if stored is None or position - 1 - stored >= STATE_INTERVAL:
-                    conn.execute(delete(_state))
-                    conn.execute(insert(_state).values(id=1, position=position - 1,
-                                                       data=json.dumps(state()).encode("utf-8")))
+                with _damage_raised(storing):
+                    stored = conn.execute(select(_state.c.position)).scalar()
+                due = stored is None or position - 1 - stored >= STATE_INTERVAL
+                data = json.dumps(state()).encode("utf-8") if due else None
+                with _damage_raised(storing):
+                    name = writer.finish()
+                    if name is not None:
+                        conn.execute(insert(_packs).values(name=name, objects=writer.count))
+                    if data is not None:
+                        conn.execute(delete(_state))
+                        conn.execute(insert(_state).values(id=1, position=position - 1, data=data))
+                    transaction.commit()
         except BaseException:
             writer.abort()
             raise
-        self.repo.refs[self.ref] = last
+        self._set_ref(last)
         self._join_packs()
         return position - first
+
+    def _set_ref(self, commit: bytes) -> None:
+        """Point the branch at ``commit``, for git itself (git fsck); gitaccess reads the index.
+        Written aside and renamed over it (the caller holds the cache's lock): a lock file of
+        git's, left by a process killed while holding it, would fail every later append."""
+        ref = self.git_dir / self.ref.decode("utf-8")
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        aside = self.git_dir / "ref.new"
+        aside.write_bytes(commit + b"\n")
+        os.replace(aside, ref)
 
     def _join_packs(self) -> None:
         """Join the newest packs into one while the pack before them is not JOIN_FACTOR times
@@ -260,8 +438,13 @@ class ObjectCache:
         Sizes then grow geometrically from the newest pack to the oldest: a
         long history is a dozen packs to look objects up in, and each byte is
         copied a few times over the cache's life, not at every join.
+        The joined pack is on disk before the index names it, and the packs
+        it joined are removed once the index no longer names them: a process
+        killed at any point leaves the index naming whole packs. A join that
+        cannot be written (a full disk) leaves the packs as they were.
         """
-        with self.engine.begin() as conn:
+        with _damage_raised(f"joining the packs of the object cache in {self.directory}"), \
+                self.engine.begin() as conn:
             packs = conn.execute(select(_packs.c.seq, _packs.c.name, _packs.c.objects).order_by(_packs.c.seq)).all()
             sizes = [(self.pack_dir / f"{name}.pack").stat().st_size for _seq, name, _count in packs]
             first = len(packs) - 1
@@ -271,25 +454,36 @@ class ObjectCache:
             if len(joining) < 2:
                 return
             writer = _PackWriter(self.pack_dir, self.object_store.get_raw)
-            for _seq, name, count in joining:
-                writer.copy(self.pack_dir / f"{name}.pack", load_pack_index(str(self.pack_dir / f"{name}.idx"), SHA1),
-                            count)
-            joined = writer.finish()
+            try:
+                for _seq, name, count in joining:
+                    writer.copy(self.pack_dir / f"{name}.pack",
+                                load_pack_index(str(self.pack_dir / f"{name}.idx"), SHA1), count)
+                joined = writer.finish()
+            except OSError as error:
+                writer.abort()
+                if error.errno not in _FULL:
+                    raise
+                log.warning("the packs of the object cache in %s were not joined (%s); they stay as they are",
+                            self.directory, error)
+                return
             conn.execute(delete(_packs).where(_packs.c.seq >= joining[0][0]))
             conn.execute(insert(_packs).values(name=joined, objects=writer.count))
         for _seq, name, _count in joining:
-            if name != joined:
-                for suffix in (".idx", ".pack"):
-                    (self.pack_dir / f"{name}{suffix}").unlink(missing_ok=True)
+            for suffix in (".idx", ".pack"):
+                (self.pack_dir / f"{name}{suffix}").unlink(missing_ok=True)
         self._objects.close()
 
     def stream(self) -> tuple[int, Iterator[bytes]] | None:
         """Every cached object as one pack: (object count, the pack's bytes); None if empty.
 
         The packs are opened at once, so a join running meanwhile (which
-        deletes them) cannot take them away mid-stream.
+        deletes them) cannot take them away mid-stream. Their bytes go out
+        as they are, unread: each is checked against its checksum the first
+        time this object streams it, so that a pack damaged on the disk
+        raises CacheDamaged before its first byte is sent, not a clone that
+        git refuses.
         """
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             packs = conn.execute(select(_packs.c.name, _packs.c.objects).order_by(_packs.c.seq)).all()
         if not packs:
             return None
@@ -297,17 +491,24 @@ class ObjectCache:
             files = [open(self.pack_dir / f"{name}.pack", "rb") for name, _ in packs]
         except FileNotFoundError:
             return None  # joined meanwhile: the caller builds the pack object by object
+        for (name, _count), handle in zip(packs, files):
+            if name not in self._checked and not _matches_checksum(handle, name):
+                for opened in files:
+                    opened.close()
+                raise CacheDamaged(f"the pack {name} of the object cache in {self.directory} does not match "
+                                   f"its checksum")
+            self._checked.add(name)
         return sum(count for _, count in packs), _concatenated(files)
 
     def position(self, sha: bytes) -> int | None:
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             return conn.execute(select(_commits.c.position).where(_commits.c.sha == sha.decode("ascii"))).scalar()
 
     def any_known(self, shas: list[bytes]) -> bool:
         """Whether any of these commits is in the history (one query for many)."""
         if not shas:
             return False
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             for part in in_chunks(shas, 500):
                 names = [sha.decode("ascii") for sha in part]
                 if conn.execute(select(_commits.c.position).where(_commits.c.sha.in_(names)).limit(1)).first():
@@ -321,40 +522,43 @@ class ObjectCache:
         return None if position is None else self.commits_since(position)
 
     def commits_since(self, position: int) -> list[bytes]:
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             rows = conn.execute(select(_commits.c.sha).where(_commits.c.position > position)
                                 .order_by(_commits.c.position)).scalars().all()
         return [sha.encode("ascii") for sha in rows]
 
     def introduced(self, commit: bytes) -> list[tuple[bytes, int, bytes | None]]:
         """(sha, type, delta base) of the objects first introduced by a commit."""
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             position = self.position(commit)
             rows = conn.execute(select(_introduced.c.sha, _introduced.c.type, _introduced.c.base)
                                 .where(_introduced.c.position == position)).all()
         return [(r[0].encode("ascii"), r[1], r[2].encode("ascii") if r[2] else None) for r in rows]
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with self._index() as conn:
             return conn.execute(select(func.count()).select_from(_commits)).scalar_one()
 
     def reset(self) -> None:
         """Throw every cached object away (the caller holds :meth:`locked`)."""
         self.close()
         self._wipe()
-        (self.directory / "format").write_text(FORMAT)
         self._open_locked()
 
     def _wipe(self) -> None:
+        """Empty the directory, the index first: a process killed midway leaves an index that
+        names nothing, and files no index names, removed on opening."""
+        for name in ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm"):
+            (self.directory / name).unlink(missing_ok=True)
         for child in self.directory.iterdir():
             if child.name != "lock":
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+        (self.directory / "format").write_text(FORMAT)
         self._recent = RecentObjects()
 
     def close(self) -> None:
         self._objects.close()
         self.engine.dispose()
-        self.repo.close()
 
 
 class PackedObjects:
@@ -364,6 +568,7 @@ class PackedObjects:
     objects of earlier packs (see the module's docstring): each pack
     resolves those through this store. The list of packs is read again when
     an object is not found (another process appended or joined packs).
+    Packs that cannot be read raise CacheDamaged.
     """
 
     def __init__(self, pack_dir: Path, names: Callable[[], list[str]]) -> None:
@@ -385,8 +590,9 @@ class PackedObjects:
                     if name not in self._packs:
                         self._packs[name] = PackFile(self._pack_dir / name, self.get_raw)
                 return
-            except FileNotFoundError:
-                continue  # joined away since the list was read: read it again
+            except FileNotFoundError as error:
+                missing = error  # joined away since the list was read: read it again
+        raise CacheDamaged(f"a pack the object cache's index lists is missing: {missing.filename}")
 
     def _find(self, sha: bytes) -> PackFile | None:
         binary = hex_to_sha(sha) if len(sha) == 40 else sha
@@ -410,7 +616,8 @@ class PackedObjects:
         pack = self._find(binary)
         if pack is None:
             raise KeyError(sha)
-        found = pack.get_raw(binary)
+        with _damage_raised(f"reading {binary.hex()} from the object cache in {self._pack_dir}", _UNREADABLE):
+            found = pack.get_raw(binary)
         self._read.put(binary, found)
         return found
 
@@ -589,6 +796,7 @@ class _PackWriter:
         self._offsets: dict[bytes, int] = {}
         self.offset = 12
         self.count = 0
+        self.finished: str | None = None  # the pack's name once finished
 
     def _open(self) -> BinaryIO:
         if self._file is None:
@@ -642,13 +850,17 @@ class _PackWriter:
         self.count += count
 
     def finish(self) -> str | None:
-        """Fill in the count, write the checksum and the index; returns the pack's name."""
+        """Fill in the count, write the checksum and the index; returns the pack's name.
+
+        Both files are flushed to the disk before they are renamed into place: a pack is whole
+        before the index can name it, whatever happens to the process or the machine."""
         if self._file is None:
             return None
         out = self._file
         out.seek(8)
         out.write(struct.pack(">I", self.count))
         out.close()
+        self._file = None
         digest = hashlib.sha1()
         with open(self.path, "rb") as source:
             while block := source.read(1 << 20):
@@ -656,19 +868,34 @@ class _PackWriter:
         checksum = digest.digest()
         with open(self.path, "ab") as out:
             out.write(checksum)
+            os.fsync(out.fileno())
         name = f"pack-{checksum.hex()}"
-        with open(self.pack_dir / f"tmp-{name}.idx", "wb") as index:
+        index_path = self.path.with_suffix(".idx")
+        with open(index_path, "wb") as index:
             write_index(index, sorted(self._entries), checksum)
+            index.flush()
+            os.fsync(index.fileno())
+        self.finished = name
         os.rename(self.path, self.pack_dir / f"{name}.pack")
-        os.rename(self.pack_dir / f"tmp-{name}.idx", self.pack_dir / f"{name}.idx")
-        self._file = None
+        os.rename(index_path, self.pack_dir / f"{name}.idx")
+        directory = os.open(self.pack_dir, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
         return name
 
     def abort(self) -> None:
+        """Remove the pack, finished or not: the index will not name it."""
         if self._file is not None:
-            self._file.close()
+            with suppress(OSError):  # flushing onto a full disk fails; the file is closed all the same
+                self._file.close()
             self._file = None
         self.path.unlink(missing_ok=True)
+        self.path.with_suffix(".idx").unlink(missing_ok=True)
+        if self.finished is not None:
+            for suffix in (".idx", ".pack"):
+                (self.pack_dir / f"{self.finished}{suffix}").unlink(missing_ok=True)
 
 
 def unfinished_prefix(pid: int) -> str:
@@ -708,3 +935,34 @@ def _concatenated(files: list[BinaryIO]) -> Iterator[bytes]:
     finally:
         for handle in files:
             handle.close()
+
+
+def _trailer(path: Path, before: int) -> str:
+    """The 20 bytes (in hex) that end ``before`` bytes from a file's end: a pack's checksum
+    ends a pack, and its index repeats it before its own."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size < 20 + before:
+            return ""
+        handle.seek(size - 20 - before)
+        return handle.read(20).hex()
+
+
+def _matches_checksum(handle: BinaryIO, name: str) -> bool:
+    """Whether an open pack's bytes hash to the checksum that ends it and names it."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(0)
+    digest, remaining = hashlib.sha1(), size - 20
+    while remaining > 0 and (block := handle.read(min(remaining, 1 << 20))):
+        digest.update(block)
+        remaining -= len(block)
+    return remaining == 0 and handle.read(20).hex() == digest.hexdigest() == name.removeprefix("pack-")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file is at ``path`` now (device, inode), None if none."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
