@@ -90,11 +90,7 @@ def _write(writer: WikiWriter, plan: CommitPlan, objects: PushedObjects, editor:
         for old, new in changes.moves:
             check("move" in rights, new, "move pages")
             check("suppressredirect" in rights, new, "move pages without leaving a redirect")
-            for title in (old, new):
-                missing = rights.missing(config_page_rights(title, after[new].model or "wikitext", editor.name))
-                check(missing is None, new, f"move {writer.titles.full_text(title)}, a CSS, JS or JSON page "
-                                            f"(you lack the right {missing!r})")
-            _protected(writer, rights, old, "move", after[new].path, where)
+            _may_move(writer, rights, editor, old, new, by_namespace, after[new].path, where)
             writer.move(old.namespace, old.dbkey, new.namespace, new.dbkey, editor=editor, reason=summary,
                         redirect=False)
         for title in changes.model_changes:
@@ -126,6 +122,21 @@ def _may_edit(writer: WikiWriter, rights: Rights, editor: Editor, title: Title, 
     if problem:
         raise PushRefused(f"{page.path}: {problem} ({where})")
     _protected(writer, rights, title, "edit", page.path, where)
+
+
+def _may_move(writer: WikiWriter, rights: Rights, editor: Editor, old: Title, new: Title,
+              by_namespace: dict[int, str], path: str, where: str) -> None:
+    """Refuse a move MovePage would refuse: the page moved is protected against moves, or either
+    title is a CSS/JS/JSON page the account may not change (the page under its model, the
+    target, which does not exist yet, under its title's default)."""
+    existing = writer.page(old.namespace, old.dbkey)
+    model = existing.model if existing else default_model(old, by_namespace)
+    for title, title_model in ((old, model), (new, default_model(new, by_namespace))):
+        missing = rights.missing(config_page_rights(title, title_model, editor.name))
+        if missing:
+            raise PushRefused(f"{path}: you may not move {writer.titles.full_text(old)} to "
+                              f"{writer.titles.full_text(new)}: you lack the right {missing!r} ({where})")
+    _protected(writer, rights, old, "move", path, where)
 
 
 def _protected(writer: WikiWriter, rights: Rights, title: Title, action: str, path: str, where: str) -> None:

@@ -5,7 +5,7 @@ API (action=edit with a content model, action=upload) as a user, and
 gitaccess through the real git client as the same user. The verdicts must
 agree. The cases are those of an attack run: a .js/.css/.json title pushed
 as wikitext by a sysop without editsitejs or by a user on another user's
-page, and uploads with a banned extension inside the name, HTML or script
+page, or moved to by a sysop, and uploads with a banned extension inside the name, HTML or script
 in an image, content of another type than the name's, script in an SVG.
 """
 
@@ -40,6 +40,14 @@ EDITS = [
     (PLAIN, "User:Sysop/{}common.css", "User/Sysop/{}common.css.wiki"),
     (PLAIN, "User:Plain/{}common.js", "User/Plain/{}common.js.wiki"),
     (PLAIN, "User:Sysop/{}notes", "User/Sysop/{}notes.wiki"),
+]
+
+#: (user, the page moved, its new title, its new path), "{}" as above; moves never leave a redirect.
+MOVES = [
+    (SYSOP, "{}mover one", "MediaWiki:{}mover-one.js", "MediaWiki/{}mover-one.js.wiki"),
+    (SYSOP, "{}mover two", "MediaWiki:{}mover-two.json", "MediaWiki/{}mover-two.json.wiki"),
+    (SYSOP, "{}mover three", "User:Plain/{}mover-three.js", "User/Plain/{}mover-three.js.wiki"),
+    (SYSOP, "{}mover four", "{}Mover four.js", "(Main)/{}Mover_four.js.wiki"),
 ]
 
 #: (file name, bytes); uploaded as "Api-<name>" through the API and pushed as "Git-<name>".
@@ -84,19 +92,22 @@ def server(site: Site) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def pusher(server: Served, tmp_path_factory: pytest.TempPathFactory) -> Callable[[tuple[str, str], dict[str, bytes]], str]:
-    """push(user, files): commit ``files`` onto the served head and push them as ``user``; the
-    refusal's reason, or "" when the push went through."""
+    """push(user, files): commit ``files`` (None: removed) onto the served head and push them as
+    ``user``; the refusal's reason, or "" when the push went through."""
     git = GitClient(tmp_path_factory.mktemp("home"), protocol=2)
     git("config", "--global", "user.name", "Somebody")
     git("config", "--global", "user.email", "somebody@example.org")
     clone = tmp_path_factory.mktemp("clones") / "work"
     git("clone", "-q", server.url, str(clone), config=credentials(*SYSOP))
 
-    def push(user: tuple[str, str], files: dict[str, bytes]) -> str:
+    def push(user: tuple[str, str], files: dict[str, bytes | None]) -> str:
         login = credentials(*user)
         git("fetch", "-q", "origin", cwd=clone, config=login)
         git("reset", "-q", "--hard", "origin/master", cwd=clone)
         for path, data in files.items():
+            if data is None:
+                (clone / path).unlink()
+                continue
             (clone / path).parent.mkdir(parents=True, exist_ok=True)
             (clone / path).write_bytes(data)
         git("add", "-A", cwd=clone)
@@ -130,6 +141,22 @@ def test_css_js_json_titles_pushed_as_wikitext(peer: MediaWikiPeer, pusher: Call
     disagreements = [v for v in verdicts if v[2] != v[3]]
     assert not disagreements, disagreements
     assert [v[2] for v in verdicts] == [True, True, False, True, True, False, False]
+
+
+def test_moves_to_css_js_json_titles(peer: MediaWikiPeer, pusher: Callable[..., str]) -> None:
+    admin = peer.api(login=peer.admin)
+    verdicts = []
+    for user, page, target, path in MOVES:
+        for prefix in ("Api-", "Git-"):
+            admin.edit(page.format(prefix), "a page to move", createonly=True)
+        api = peer.api(login=user)
+        wiki = mediawiki_refuses(lambda: api.move(page.format("Api-"), target.format("Api-"), noredirect=True))
+        old_path = f"(Main)/{page.format('Git-').replace(' ', '_')}.wiki"
+        pushed = pusher(user, {old_path: None, path.format("Git-"): b"a page to move"})
+        verdicts.append((user[0], target, bool(wiki), bool(pushed), wiki, pushed))
+    disagreements = [v for v in verdicts if v[2] != v[3]]
+    assert not disagreements, disagreements
+    assert [v[2] for v in verdicts] == [True, False, True, False]
 
 
 def test_uploads(peer: MediaWikiPeer, pusher: Callable[..., str]) -> None:

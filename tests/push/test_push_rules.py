@@ -443,6 +443,14 @@ def test_existing_site_css_as_wikitext_needs_editsitecss(serve) -> None:  # type
     s.refused(fragments=("MediaWiki/Common.css.wiki", "you lack the right 'editsitecss'"))
 
 
+def test_moving_a_page_to_a_site_js_title_needs_editsitejs(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve()
+    s.git("mv", "(Main)/Old.wiki", "MediaWiki/Old.js.wiki", cwd=s.checkout)
+    s.commit()
+    s.refused(fragments=("MediaWiki/Old.js.wiki", "you may not move Old to MediaWiki:Old.js",
+                         "you lack the right 'editsitejs'"))
+
+
 def test_other_users_js_as_wikitext_needs_edituserjs(serve) -> None:  # type: ignore[no-untyped-def]
     s = serve(gitaccess_groups=("user",))
     s.write("User/Admin/common.js.wiki", "wikitext under a script's title\n")
