@@ -135,18 +135,18 @@ def _pages(config: Config, gittree: GitTree, commit: Commit, trees: PushedTrees,
     except PathError as exc:
         raise PushRefused(f"{exc} ({where})") from None
     pages: dict[Title, Page] = {}
+    changed: list[Title] = []
     for path, (title, model) in resolved.items():
         title = Title(title.namespace, title.dbkey)
-        pages[title] = page = Page(files[path].decode("ascii"), model, path)
-        if previous.get(title) != page:
+        pages[title] = Page(files[path].decode("ascii"), model, path)
+        if previous.get(title) != pages[title]:
+            changed.append(title)
             _check_content(config, path, title, objects[files[path]].as_raw_string(), model, where)
-    changed = [title for title in pages if previous.get(title) != pages[title]]
     changed += [title for title in previous if title not in pages]
     lone = _lone_half(changed, pages.__contains__, previous.__contains__)
     if lone is not None:
-        page = pages.get(lone) or previous[lone]
         missing = "Media file" if lone.namespace == FILE else "File page"
-        raise PushRefused(f"{page.path}: its {missing} ({lone.dbkey}) is "
+        raise PushRefused(f"{(pages.get(lone) or previous[lone]).path}: its {missing} ({lone.dbkey}) is "
                           f"{'missing' if lone in pages else 'still there'}; a File page and its Media file "
                           f"come and go together ({where})")
     return registry, pages

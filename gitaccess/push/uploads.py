@@ -82,22 +82,18 @@ _SVG_DANGERS = (
 )
 
 
-def final_extension(name: str) -> str:
-    """The extension MediaWiki judges a file by: after the last dot, lower case ('' if none)."""
-    return name.rsplit(".", 1)[-1].strip().lower() if "." in name else ""
-
-
 def upload_problem(name: str, data: bytes, allowed: tuple[str, ...]) -> str | None:
     """Why MediaWiki would refuse to store ``data`` as the file ``name`` (dbkey form), given the
     wiki's $wgFileExtensions ``allowed``; None when it would store it."""
-    extension = final_extension(name)
+    parts = [part.strip().lower() for part in name.split(".")[1:]]  # UploadBase::splitExtensions
+    extension = parts[-1] if parts else ""
     if extension not in allowed:
         return (f"files of type {extension or '(none)'!r} cannot be uploaded to this wiki "
                 f"(allowed: {', '.join(allowed)})")
-    prohibited = [part for part in (p.strip().lower() for p in name.split(".")[1:]) if part in PROHIBITED_EXTENSIONS]
+    prohibited = [part for part in parts if part in PROHIBITED_EXTENSIONS]
     if prohibited:
         return f"'.{prohibited[0]}' files are never uploaded, anywhere in a file's name; rename it"
-    mime = content_type(data)
+    mime = _content_type(data)
     if mime in EXCLUDED_TYPES:
         return f"the content is {mime}, which is never uploaded"
     if _looks_like_script(data, mime):
@@ -112,7 +108,7 @@ def upload_problem(name: str, data: bytes, allowed: tuple[str, ...]) -> str | No
     return None
 
 
-def content_type(data: bytes) -> str:
+def _content_type(data: bytes) -> str:
     """The MIME type the bytes show, never the name: magic numbers first, then what text shows
     (PHP, HTML, a script's #! line, plain text), else application/octet-stream."""
     mime = sniff(data)
