@@ -61,7 +61,9 @@ GRANT_RIGHTS = {
     "protect": {"protect", "editprotected"},
 }
 
-_CODE_MODELS = {"css": "css", "javascript": "js", "json": "json"}
+#: The code kinds of site and user configuration pages, in the order MediaWiki tests them
+#: (Title::isSiteCssConfigPage, ...Json..., ...Js...), with their content models.
+_CONFIG_KINDS = (("css", "css"), ("json", "json"), ("js", "javascript"))
 
 
 class Rights:
@@ -81,21 +83,50 @@ class Rights:
     def __contains__(self, right: str) -> bool:
         return right in self.rights
 
-    def edit_problem(self, title: Title, model: str, user_name: str, *, creating: bool) -> str | None:
-        """Why the account may not edit (or create) this page, or None (PermissionManager's checks)."""
-        needed = ["edit"] + (["createpage"] if creating else [])
+    def edit_problem(self, title: Title, model: str, new_model: str, user_name: str, *,
+                     creating: bool) -> str | None:
+        """Why the account may not edit (or create) this page, or None.
+
+        PermissionManager's checks as EditPage makes them: ``model`` is the
+        page's content model (a new page's: its title's default), ``new_model``
+        the one the edit gives it. A different model needs editcontentmodel, and
+        the page is checked under both, so a site or user CSS/JS/JSON page stays
+        guarded whatever model a push gives it.
+        """
+        needed: list[tuple[str, ...]] = [("edit",)]
+        if creating:
+            needed.append(("createpage",))
+        if model != new_model:
+            needed.append(("editcontentmodel",))
         if title.namespace == MEDIAWIKI:
-            needed.append("editinterface")
-            code = _CODE_MODELS.get(model)
-            if code:
-                needed.append(f"editsite{code}")
-        elif title.namespace == USER and "/" in title.dbkey:
-            code = _CODE_MODELS.get(model)
-            if code:
+            needed.append(("editinterface",))
+        needed += config_page_rights(title, model, user_name) + config_page_rights(title, new_model, user_name)
+        missing = self.missing(needed)
+        return f"you lack the right {missing!r}" if missing else None
+
+    def missing(self, needed: list[tuple[str, ...]]) -> str | None:
+        """The first right the account lacks of ``needed`` (any one of each tuple will do), or None."""
+        return next((rights[0] for rights in needed if not any(right in self for right in rights)), None)
+
+
+def config_page_rights(title: Title, model: str, user_name: str) -> list[tuple[str, ...]]:
+    """The rights (any one of each tuple) that guard a site or user CSS/JS/JSON page of this
+    model (PermissionManager::checkSiteConfigPermissions, checkUserConfigPermissions).
+
+    In the MediaWiki namespace the title's ending counts as much as the model;
+    a user's subpage is judged by its model alone, and the user's own needs
+    editmyuser* (or edituser*), another's edituser*.
+    """
+    if title.namespace == MEDIAWIKI:
+        for kind, kind_model in _CONFIG_KINDS:
+            if model == kind_model or title.dbkey.endswith(f".{kind}"):
+                return [(f"editsite{kind}",)]
+    elif title.namespace == USER and "/" in title.dbkey:
+        for kind, kind_model in _CONFIG_KINDS:
+            if model == kind_model:
                 own = title.dbkey.split("/", 1)[0].replace("_", " ") == user_name
-                needed.append(f"editmyuser{code}" if own else f"edituser{code}")
-        missing = [right for right in needed if right not in self]
-        return f"you lack the right {missing[0]!r}" if missing else None
+                return [(f"editmyuser{kind}", f"edituser{kind}") if own else (f"edituser{kind}",)]
+    return []
 
 
 def protection_levels(db: WikiDatabase, conn: Connection, page_id: int) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 
 from dulwich.objects import Commit, ShaFile
 
-from gitaccess.auth.permissions import Rights, protection_levels, protection_problem
+from gitaccess.auth.permissions import Rights, config_page_rights, protection_levels, protection_problem
 from gitaccess.errors import EditConflict, PageExists, PageMissing
 from gitaccess.journal.history import History, PushedCommit, PushedTreeDiffers, StaleCache
 from gitaccess.journal.state import NewCommit, WikiState
@@ -24,6 +24,7 @@ from gitaccess.push.rules import summary_of
 from gitaccess.push.trees import PushedObjects, PushedTrees
 from gitaccess.site import Site
 from gitaccess.titles.codec import Title
+from gitaccess.titles.contentmodels import default_model, namespace_models
 from gitaccess.titles.namespaces import FILE, MEDIA
 from gitaccess.wiki.writer import Editor, WikiWriter
 
@@ -46,12 +47,13 @@ def apply_push(site: Site, history: History, conn: Connection, head: bytes | Non
     differently; the caller's transaction must then roll back.
     """
     writer = WikiWriter(site.db, conn, titles=site.titles, upload_directory=site.config.upload_directory)
+    by_namespace = namespace_models(site.config)
 
     def pushed(number: int, plan: CommitPlan) -> PushedCommit:
         def write() -> tuple[list[int], list[int]]:
             progress(f"applying commit {number}/{len(plans)}")
             made_revs, made_logs = len(writer.made_revisions), len(writer.made_logs)
-            _write(writer, plan, objects, editor, rights)
+            _write(writer, plan, objects, editor, rights, by_namespace)
             return writer.made_revisions[made_revs:], writer.made_logs[made_logs:]
         return PushedCommit(plan.commit, plan.aliases, plan.sets_aliases, write)
 
@@ -67,8 +69,10 @@ def apply_push(site: Site, history: History, conn: Connection, head: bytes | Non
                           ) from None
 
 
-def _write(writer: WikiWriter, plan: CommitPlan, objects: PushedObjects, editor: Editor, rights: Rights) -> None:
-    """Make one commit's changes in the wiki, checking MediaWiki's permissions as it goes."""
+def _write(writer: WikiWriter, plan: CommitPlan, objects: PushedObjects, editor: Editor, rights: Rights,
+           by_namespace: dict[int, str]) -> None:
+    """Make one commit's changes in the wiki, checking MediaWiki's permissions as it goes;
+    ``by_namespace`` gives a new page's default content model."""
     changes, before, after, where = plan.changes, plan.before, plan.after, plan.where
     summary = summary_of(plan.commit)
 
@@ -88,19 +92,18 @@ def _write(writer: WikiWriter, plan: CommitPlan, objects: PushedObjects, editor:
         for old, new in changes.moves:
             check("move" in rights, new, "move pages")
             check("suppressredirect" in rights, new, "move pages without leaving a redirect")
-            _protected(writer, rights, old, "move", after[new].path, where)
+            _may_move(writer, rights, editor, old, new, by_namespace, after[new].path, where)
             writer.move(old.namespace, old.dbkey, new.namespace, new.dbkey, editor=editor, reason=summary,
                         redirect=False)
         for title in changes.model_changes:
-            check("editcontentmodel" in rights, title, "change content models")
-            _may_edit(writer, rights, editor, title, after[title], creating=False, where=where)
+            _may_edit(writer, rights, editor, title, after[title], by_namespace, where=where)
             writer.change_content_model(title.namespace, title.dbkey, after[title].model or "wikitext",
                                         editor=editor, summary=summary, text=text(title))
         for title in changes.edits:
-            _may_edit(writer, rights, editor, title, after[title], creating=False, where=where)
+            _may_edit(writer, rights, editor, title, after[title], by_namespace, where=where)
             writer.save(title.namespace, title.dbkey, text(title), editor=editor, summary=summary)
         for title in changes.creates:
-            _may_edit(writer, rights, editor, title, after[title], creating=True, where=where)
+            _may_edit(writer, rights, editor, title, after[title], by_namespace, where=where)
             writer.save(title.namespace, title.dbkey, text(title), editor=editor, summary=summary,
                         model=after[title].model, base_rev_id=0)
         for name in changes.uploads:
@@ -111,12 +114,31 @@ def _write(writer: WikiWriter, plan: CommitPlan, objects: PushedObjects, editor:
         raise PushRefused(f"{exc}: {STALE}") from None
 
 
-def _may_edit(writer: WikiWriter, rights: Rights, editor: Editor, title: Title, page: Page, *,
-              creating: bool, where: str) -> None:
-    problem = rights.edit_problem(title, page.model or "wikitext", editor.name, creating=creating)
+def _may_edit(writer: WikiWriter, rights: Rights, editor: Editor, title: Title, page: Page,
+              by_namespace: dict[int, str], *, where: str) -> None:
+    """Refuse an edit, creation or content-model change the account may not make: the page is
+    judged under the model it has (a new page: its title's default) and the one pushed."""
+    existing = writer.page(title.namespace, title.dbkey)
+    model = existing.model if existing else default_model(title, by_namespace)
+    problem = rights.edit_problem(title, model, page.model or "wikitext", editor.name, creating=existing is None)
     if problem:
         raise PushRefused(f"{page.path}: {problem} ({where})")
     _protected(writer, rights, title, "edit", page.path, where)
+
+
+def _may_move(writer: WikiWriter, rights: Rights, editor: Editor, old: Title, new: Title,
+              by_namespace: dict[int, str], path: str, where: str) -> None:
+    """Refuse a move MovePage would refuse: the page moved is protected against moves, or either
+    title is a CSS/JS/JSON page the account may not change (the page under its model, the
+    target, which does not exist yet, under its title's default)."""
+    existing = writer.page(old.namespace, old.dbkey)
+    model = existing.model if existing else default_model(old, by_namespace)
+    for title, title_model in ((old, model), (new, default_model(new, by_namespace))):
+        missing = rights.missing(config_page_rights(title, title_model, editor.name))
+        if missing:
+            raise PushRefused(f"{path}: you may not move {writer.titles.full_text(old)} to "
+                              f"{writer.titles.full_text(new)}: you lack the right {missing!r} ({where})")
+    _protected(writer, rights, old, "move", path, where)
 
 
 def _protected(writer: WikiWriter, rights: Rights, title: Title, action: str, path: str, where: str) -> None:

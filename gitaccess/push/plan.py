@@ -11,6 +11,7 @@ before the write transaction opens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from dulwich.objects import Commit
 
@@ -96,7 +97,7 @@ def plan_push(config: Config, layout: Layout, state: WikiState, head: bytes | No
             found = _changed_pages(config, gittree, registry, commit.tree, trees, where, (pages, paths), changed,
                                    clash_checked)
         if found is None:
-            registry, after = _pages(config, gittree, commit, trees, where)
+            registry, after = _pages(config, gittree, commit, trees, where, pages)
             touched = [*pages, *(t for t in after if t not in pages)]
             before, pages = pages, after
             after = dict(pages)  # ``pages`` changes with the next commits
@@ -116,9 +117,10 @@ def plan_push(config: Config, layout: Layout, state: WikiState, head: bytes | No
     return plans
 
 
-def _pages(config: Config, gittree: GitTree, commit: Commit, trees: PushedTrees,
-           where: str) -> tuple[AliasRegistry, dict[Title, Page]]:
-    """The pages a commit's tree stands for, checked: paths, Aliases.xml, texts, pairs."""
+def _pages(config: Config, gittree: GitTree, commit: Commit, trees: PushedTrees, where: str,
+           previous: dict[Title, Page]) -> tuple[AliasRegistry, dict[Title, Page]]:
+    """The pages a commit's tree stands for, checked: paths, Aliases.xml, and, for the pages that
+    differ from the ``previous`` tree's, texts and pairs (an untouched page never refuses a push)."""
     objects = trees.objects
     files = {path: sha for path, _mode, sha in trees.walk(commit.tree)}
     if ALIASES_FILE in files:
@@ -133,17 +135,40 @@ def _pages(config: Config, gittree: GitTree, commit: Commit, trees: PushedTrees,
     except PathError as exc:
         raise PushRefused(f"{exc} ({where})") from None
     pages: dict[Title, Page] = {}
+    changed: list[Title] = []
     for path, (title, model) in resolved.items():
         title = Title(title.namespace, title.dbkey)
         pages[title] = Page(files[path].decode("ascii"), model, path)
-        _check_content(config, path, title, objects[files[path]].as_raw_string(), model, where)
-    for title in pages:
-        pair = Title(MEDIA if title.namespace == FILE else FILE, title.dbkey)
-        if title.namespace in (FILE, MEDIA) and pair not in pages:
-            missing = "Media file" if title.namespace == FILE else "File page"
-            raise PushRefused(f"{pages[title].path}: its {missing} ({pair.dbkey}) is missing; a File page "
-                              f"and its Media file come and go together ({where})")
+        if previous.get(title) != pages[title]:
+            changed.append(title)
+            _check_content(config, path, title, objects[files[path]].as_raw_string(), model, where)
+    changed += [title for title in previous if title not in pages]
+    lone = _lone_half(changed, pages.__contains__, previous.__contains__)
+    if lone is not None:
+        missing = "Media file" if lone.namespace == FILE else "File page"
+        raise PushRefused(f"{(pages.get(lone) or previous[lone]).path}: its {missing} ({lone.dbkey}) is "
+                          f"{'missing' if lone in pages else 'still there'}; a File page and its Media file "
+                          f"come and go together ({where})")
     return registry, pages
+
+
+def _lone_half(changed: list[Title], present: Callable[[Title], bool], existed: Callable[[Title], bool],
+               ) -> Title | None:
+    """The first File page or Media file among ``changed`` that came or went without its other half.
+
+    Only a title that came or went counts: a File page edited while its Media
+    file is missing (a wiki imported without its files) keeps the pair as it was.
+    """
+    for title in changed:
+        if title.namespace in (FILE, MEDIA) and present(title) != existed(title):
+            if present(_pair(title)) != present(title):
+                return title
+    return None
+
+
+def _pair(title: Title) -> Title:
+    """The other half of a File page or Media file."""
+    return Title(MEDIA if title.namespace == FILE else FILE, title.dbkey)
 
 
 def _changed_pages(config: Config, gittree: GitTree, registry: AliasRegistry, tree: bytes, trees: PushedTrees,
@@ -185,11 +210,8 @@ def _changed_pages(config: Config, gittree: GitTree, registry: AliasRegistry, tr
     if creates and trees.names_clash(tree, clash_checked):
         return None
     touched = list(dict.fromkeys([*removed, *added]))
-    for title in touched:
-        if title.namespace in (FILE, MEDIA):
-            pair = Title(MEDIA if title.namespace == FILE else FILE, title.dbkey)
-            if _present(title, pages, removed, added) != _present(pair, pages, removed, added):
-                return None
+    if _lone_half(touched, lambda title: _present(title, pages, removed, added), pages.__contains__) is not None:
+        return None
     return list(removed), added, touched
 
 

@@ -19,6 +19,7 @@ from dulwich.objects import Commit
 from gitaccess.config import Config
 from gitaccess.push.errors import STALE, PushRefused
 from gitaccess.push.trees import Change, PushedObjects, PushedTrees
+from gitaccess.push.uploads import upload_problem
 from gitaccess.tree.portable import path_problem
 
 #: The old or new id of a ref that does not exist.
@@ -138,15 +139,14 @@ def check_objects(commits: list[Commit], trees: PushedTrees) -> dict[bytes, list
 
 
 def check_upload(config: Config, path: str, name: str, data: bytes, where: str) -> None:
-    """A Media file the wiki accepts: $wgFileExtensions and $wgMaxUploadSize, as the
-    configuration sets them."""
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if extension not in config.upload_extensions:
-        raise PushRefused(f"{path}: files of type {extension or '(none)'!r} cannot be uploaded to this wiki "
-                          f"(allowed: {', '.join(config.upload_extensions)}) ({where})")
+    """A Media file the wiki accepts: within $wgMaxUploadSize, and a name and content MediaWiki's
+    upload verification passes (:func:`gitaccess.push.uploads.upload_problem`)."""
     if len(data) > config.max_upload_size:
         raise PushRefused(f"{path}: {len(data)} bytes, more than the wiki's maximum upload size of "
                           f"{config.max_upload_size} bytes ({where})")
+    problem = upload_problem(name, data, config.upload_extensions)
+    if problem:
+        raise PushRefused(f"{path}: {problem} ({where})")
 
 
 def check_text(config: Config, path: str, data: bytes, model: str | None, where: str) -> None:

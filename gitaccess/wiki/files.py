@@ -228,7 +228,7 @@ def file_type(data: bytes, name: str) -> FileType:
     A major type outside MediaWiki's enum becomes "unknown", keeping the
     minor type, as LocalFile::recordUpload3 does.
     """
-    mime = _sniff(data)
+    mime = sniff(data)
     if mime is None or mime in _CONTAINERS:
         mime = _mime_from_extension(name) or mime or "unknown/unknown"
     major, _, minor = mime.partition("/")
@@ -243,7 +243,8 @@ def _mime_from_extension(name: str) -> str | None:
     return _OFFICE_EXTENSIONS.get(suffix) or _BY_EXTENSION.guess_type(name, strict=False)[0]
 
 
-def _sniff(data: bytes) -> str | None:
+def sniff(data: bytes) -> str | None:
+    """The MIME type the leading bytes show (magic numbers, SVG, XML), or None when they show none."""
     for magic, mime in _MAGIC:
         if data.startswith(magic):
             return mime

@@ -24,6 +24,7 @@ from gitaccess.auth.passwords import hash_password
 from gitaccess.site import Site
 from gitaccess.wiki import standalone
 from gitaccess.wiki.writer import Editor, WikiWriter
+from tests.interop.test_mediawiki_clone import png
 from tests.protocol_helpers import GitClient, dev_server
 from tests.test_bad_input import assert_unchanged, state
 from tests.push.test_receive_access import block
@@ -60,6 +61,11 @@ class Served:
         self.git("add", "-A", cwd=self.checkout)
         self.git("commit", "-q", "-m", message, cwd=self.checkout)
         return self.git("rev-parse", "HEAD", cwd=self.checkout).stdout.strip()
+
+    def accepted(self, config: list[str] | None = None) -> None:
+        """Push, expect git to report the branch updated."""
+        result = self.git("push", "origin", "master", cwd=self.checkout, check=False, config=config or [])
+        assert result.returncode == 0 and "master -> master" in result.stderr, result.stderr
 
     def ls_remote(self) -> str:
         return self.git("ls-remote", self.url, cwd=self.checkout).stdout
@@ -289,11 +295,76 @@ def test_file_page_without_its_media_file(serve) -> None:  # type: ignore[no-unt
     s.refused(fragments=("File/Logo.png.wiki", "Media file", "missing"))
 
 
+def without_file_contents(site: Site) -> None:
+    """A File page whose file the wiki lacks, as in a wiki imported without its file contents."""
+    with site.db.write() as conn:
+        WikiWriter(site.db, conn).save(6, "Some_image.jpg", "an image whose bytes were never imported\n",
+                                       editor=ADMIN, summary="imported")
+
+
+def test_a_file_page_without_its_file_never_refuses_a_push_that_reads_the_whole_tree(serve) -> None:  # type: ignore[no-untyped-def]
+    """Changing Aliases.xml makes the plan read the whole tree, the untouched File page included."""
+    s = serve(setup=without_file_contents)
+    assert (s.checkout / "File" / "Some_image.jpg.wiki").exists() and not (s.checkout / "Media").exists()
+    s.write("Aliases.xml", aliases_xml(("(Main)/Foo_alias.wiki", "Foo"), ALIAS_WHO))
+    s.write("(Main)/Foo_alias.wiki", "a page under a name of its own\n")
+    s.commit()
+    s.accepted()
+
+
+def test_a_file_page_without_its_file_can_be_edited(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve(setup=without_file_contents)
+    s.write("File/Some_image.jpg.wiki", "the description, improved\n")
+    s.commit()
+    s.accepted()
+
+
+def test_media_file_removed_while_its_file_page_stays(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve()
+    s.write("Media/Logo.png", PNG)
+    s.write("File/Logo.png.wiki", "a logo\n")
+    s.commit()
+    s.accepted()
+    (s.checkout / "Media" / "Logo.png").unlink()
+    s.commit()
+    s.refused(fragments=("Media/Logo.png", "its File page (Logo.png) is still there"))
+
+
 def test_media_file_without_its_file_page(serve) -> None:  # type: ignore[no-untyped-def]
     s = serve()
     s.write("Media/Logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     s.commit()
     s.refused(fragments=("Media/Logo.png", "File page", "missing"))
+
+
+# ---------------------------------------------------------------------- uploads as MediaWiki verifies them
+PNG = png(1, 1, (255, 0, 0))
+
+
+@pytest.mark.parametrize("name, data, fragments", [
+    ("Evil.php.png", PNG, ("'.php' files are never uploaded, anywhere in a file's name",)),
+    ("Evil.PHP.png", PNG, ("'.php' files are never uploaded",)),
+    ("Page.png", b"<html><script>alert(1)</script></html>", ("the content is text/html, which is never uploaded",)),
+    ("Inside.png", PNG + b"<SCRIPT>alert(1)</SCRIPT>", ("HTML or script code",)),
+    ("Handler.png", PNG + b'<a href="javascript:alert(1)">', ("HTML or script code",)),
+    ("Moving.png", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", ("the content is image/gif, not what a .png file holds",)),
+    ("Words.png", b"just some words\n", ("the content is text/plain, not what a .png file holds",)),
+], ids=["banned-inner-extension", "banned-upper-case", "html", "script-tag", "script-url", "gif-as-png", "text-as-png"])
+def test_upload_refused_as_mediawiki_refuses_it(serve, name: str, data: bytes,  # type: ignore[no-untyped-def]
+                                                 fragments: tuple[str, ...]) -> None:
+    s = serve()
+    s.write(f"Media/{name}", data)
+    s.write(f"File/{name}.wiki", "an upload\n")
+    s.commit()
+    s.refused(fragments=(f"Media/{name}", *fragments))
+
+
+def test_svg_script_refused_where_svg_is_allowed(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve(upload_extensions=("png", "svg"))
+    s.write("Media/Drawing.svg", '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>')
+    s.write("File/Drawing.svg.wiki", "a drawing\n")
+    s.commit()
+    s.refused(fragments=("Media/Drawing.svg", "an event-handler attribute"))
 
 
 # ---------------------------------------------------------------------- Aliases.xml
@@ -355,6 +426,54 @@ def test_site_css_plain_user(serve) -> None:  # type: ignore[no-untyped-def]
     s.write("MediaWiki/Common.css", "body { color: red }\n")
     s.commit()
     s.refused(fragments=("MediaWiki/Common.css", "you lack the right 'editinterface'"), config=s.as_user("Bob", BOB_PASSWORD))
+
+
+def test_site_js_as_wikitext_needs_editsitejs(serve) -> None:  # type: ignore[no-untyped-def]
+    """MediaWiki:Common.js is site JavaScript by its title, whatever model the push gives it."""
+    s = serve()
+    s.write("MediaWiki/Common.js.wiki", "wikitext under a script's title\n")
+    s.commit()
+    s.refused(fragments=("MediaWiki/Common.js.wiki", "you lack the right 'editsitejs'"))
+
+
+def test_existing_site_css_as_wikitext_needs_editsitecss(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve()
+    (s.checkout / "MediaWiki" / "Common.css").rename(s.checkout / "MediaWiki" / "Common.css.wiki")
+    s.commit()
+    s.refused(fragments=("MediaWiki/Common.css.wiki", "you lack the right 'editsitecss'"))
+
+
+def test_moving_a_page_to_a_site_js_title_needs_editsitejs(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve()
+    s.git("mv", "(Main)/Old.wiki", "MediaWiki/Old.js.wiki", cwd=s.checkout)
+    s.commit()
+    s.refused(fragments=("MediaWiki/Old.js.wiki", "you may not move Old to MediaWiki:Old.js",
+                         "you lack the right 'editsitejs'"))
+
+
+def test_other_users_js_as_wikitext_needs_edituserjs(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve(gitaccess_groups=("user",))
+    s.write("User/Admin/common.js.wiki", "wikitext under a script's title\n")
+    s.commit()
+    s.refused(fragments=("User/Admin/common.js.wiki", "you lack the right 'edituserjs'"),
+              config=s.as_user("Bob", BOB_PASSWORD))
+
+
+def test_a_new_page_of_another_model_needs_editcontentmodel(serve) -> None:  # type: ignore[no-untyped-def]
+    """A BotPassword granted creating pages but not editpage (which carries editcontentmodel)."""
+    def creator(site: Site) -> None:
+        with site.db.write() as conn:
+            user = site.db.tables.user
+            admin = conn.execute(select(user.c.user_id).where(user.c.user_name == "Admin")).scalar_one()
+            conn.execute(insert(site.db.tables.bot_passwords).values(
+                bp_user=admin, bp_app_id="create", bp_password=hash_password(BOT_PASSWORD), bp_token="1" * 32,
+                bp_restrictions=json.dumps({"IPAddresses": ["127.0.0.1"]}),
+                bp_grants=json.dumps(["basic", "createeditmovepage"])))
+    s = serve(setup=creator)
+    s.write("(Main)/Notes.txt", "plain text, not wikitext\n")
+    s.commit()
+    s.refused(fragments=("(Main)/Notes.txt", "you lack the right 'editcontentmodel'"),
+              config=s.as_user("Admin@create", BOT_PASSWORD))
 
 
 def test_bot_password_without_delete_grant(serve) -> None:  # type: ignore[no-untyped-def]
