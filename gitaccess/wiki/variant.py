@@ -28,7 +28,7 @@ OLDEST = "1.39"
 
 
 @dataclass(frozen=True)
-class Tables:
+class Reflected:
     """The table names and, of the few tables the changes touch, the column names present."""
 
     names: frozenset[str]
@@ -48,7 +48,7 @@ class Change:
 
     version: str
     what: str
-    found: Callable[[Tables], bool]
+    found: Callable[[Reflected], bool]
     #: Whether gitaccess writes correctly on a schema with this change.
     writable: bool
 
@@ -128,8 +128,8 @@ def detect(db: WikiDatabase) -> SchemaVariant:
         names = frozenset(n[len(db.prefix):] for n in inspector.get_table_names() if n.startswith(db.prefix))
         columns = {name: frozenset(c["name"] for c in inspector.get_columns(db.prefix + name))
                    for name in _INSPECTED if name in names}
-    tables = Tables(names, columns)
-    return SchemaVariant(tuple(c for c in CHANGES if c.found(tables)))
+    reflected = Reflected(names, columns)
+    return SchemaVariant(tuple(c for c in CHANGES if c.found(reflected)))
 
 
 def require_writable(db: WikiDatabase) -> SchemaVariant:

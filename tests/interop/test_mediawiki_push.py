@@ -74,12 +74,17 @@ def server(site: Site) -> Iterator[Served]:
         yield served
 
 
-@pytest.fixture(scope="module")
-def git(tmp_path_factory: pytest.TempPathFactory) -> GitClient:
-    client = GitClient(tmp_path_factory.mktemp("home"), protocol=2)
+def git_client(home: Path) -> GitClient:
+    """git with protocol v2 and an author identity of its own in ``home``."""
+    client = GitClient(home, protocol=2)
     client("config", "--global", "user.name", GIT_AUTHOR)
     client("config", "--global", "user.email", "somebody@example.org")
     return client
+
+
+@pytest.fixture(scope="module")
+def git(tmp_path_factory: pytest.TempPathFactory) -> GitClient:
+    return git_client(tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from gitaccess.wiki.writer import TAG
 from tests.interop.test_mediawiki_clone import (
     cli_config, credentials, log_of, namespace_prefixes, populate, run_cli,
 )
+from tests.interop.test_mediawiki_push import commit, git_client, push
 from tests.mediawiki import BACKENDS, MediaWikiApi, MediaWikiPeer, running_peer, site_on
 from tests.protocol_helpers import GitClient, dev_server
 
@@ -32,21 +33,12 @@ pytestmark = pytest.mark.mediawiki
 PAGE = "(Main)/Upgraded_page.wiki"
 
 
-def git_client(home: Path) -> GitClient:
-    git = GitClient(home, protocol=2)
-    git("config", "--global", "user.name", "Somebody Else")
-    git("config", "--global", "user.email", "somebody@example.org")
-    return git
-
-
 def push_edit(git: GitClient, clone: Path, login: list[str], text: str) -> str:
     """Write the page, commit and push it; returns the pushed commit."""
     (clone / PAGE).write_text(text, "utf-8")
-    git("add", "-A", cwd=clone)
-    git("commit", "-q", "-m", f"push: {text}", cwd=clone)
-    pushed = git("push", "origin", "master", cwd=clone, config=login, check=False)
-    assert pushed.returncode == 0 and "master -> master" in pushed.stderr, pushed.stderr
-    return git("rev-parse", "HEAD", cwd=clone).stdout.strip()
+    pushed = commit(git, clone, f"push: {text}")
+    push(git, clone, login)
+    return pushed
 
 
 def history(git: GitClient, repo: Path, rev: str = "origin/master") -> list[str]:
