@@ -162,6 +162,14 @@ def test_db_upgrade_adds_only_gitaccess_tables_and_is_idempotent(
     # MediaWiki still serves its wiki with gitaccess's tables beside its own.
     assert api.siteinfo()["general"]["generator"].startswith(f"MediaWiki {peer.version}.")
 
+    # gitaccess tells the schema from the tables: the version MediaWiki says, pushes accepted.
+    status = run_cli(peer, tmp_path, "db", "status")
+    assert status.returncode == 0, status.stderr
+    [database, schema, pushes, tables] = status.stdout.splitlines()
+    assert database.startswith("database: ") and schema.startswith(f"schema: MediaWiki {peer.version}")
+    assert pushes == "pushes: accepted (read/write)"
+    assert tables == f"gitaccess tables: revision {versions[0][0]} (up to date)"
+
 
 # ---------------------------------------------------------------------- gitaccess writes, MediaWiki reads
 def test_gitaccess_create_and_edit_look_like_mediawikis_own(
