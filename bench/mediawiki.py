@@ -34,14 +34,14 @@ def _swap(peer: object, database: Path) -> None:
     from tests.mediawiki import MediaWikiPeer
 
     assert isinstance(peer, MediaWikiPeer)
-    MediaWikiPeer._run("stop", peer.dir)
+    MediaWikiPeer._run("stop", peer.dir, version=peer.version)
     target = Path(peer.env["MW_SQLITE_DB"])
     for leftover in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
         leftover.unlink(missing_ok=True)
     with sqlite3.connect(database) as source, sqlite3.connect(target) as destination:
         source.backup(destination)
     port = peer.env["MW_SERVER"].rsplit(":", 1)[1]
-    started = MediaWikiPeer._run("start", peer.dir, port)
+    started = MediaWikiPeer._run("start", peer.dir, port, version=peer.version)
     if started.returncode != 0:
         raise RuntimeError(f"MediaWiki did not restart on the generated database:\n{started.stderr[-2000:]}")
 
@@ -59,7 +59,8 @@ def scenario(runner: Runner) -> Result:
     clone = next((r for r in runner.results if r.scenario == "clone"), None)
     result.gitaccess = clone.gitaccess if clone else None
     try:
-        peer = MediaWikiPeer.start("sqlite")
+        # 1.39: the generated wiki is a standalone database, which has MediaWiki 1.39's tables.
+        peer = MediaWikiPeer.start("sqlite", "1.39")
     except PeerUnavailable as exc:
         result.status, result.note = "skipped", f"no MediaWiki here: {exc}"
         return result

@@ -34,7 +34,7 @@ from gitaccess.site import Site
 from gitaccess.titles.codec import InvalidTitle, Title
 from gitaccess.tree.gittree import GitTree
 from gitaccess.tree.layout import PathError
-from gitaccess.wiki import migrate, standalone, useradmin
+from gitaccess.wiki import migrate, standalone, useradmin, variant
 from gitaccess.wiki.refusals import DatabaseRefusal, refusal_text
 from gitaccess.wiki.writer import Editor, WikiWriter
 
@@ -109,6 +109,28 @@ def db_upgrade() -> None:
     site.db.require_wiki()
     migrate.upgrade(site.db)
     click.echo("gitaccess's tables are up to date")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Show the database, the MediaWiki schema found in it, whether pushes are accepted on it,
+    and the revision of gitaccess's own tables."""
+    site = _site()
+    site.db.require_wiki()
+    found = variant.detect(site.db)
+    server = ".".join(str(part) for part in site.db.engine.dialect.server_version_info or ())
+    installed = migrate.installed_revision(site.db)
+    newest = migrate.newest_revision(site.db)
+    click.echo(f"database: {site.db.display_url} ({site.db.dialect} {server})")
+    click.echo(f"schema: {found.describe()}")
+    click.echo("pushes: " + ("accepted (read/write)" if found.writable else "refused (read-only): "
+                             + found.refusal()))
+    if installed is None:
+        click.echo(f"gitaccess tables: none (newest revision {newest}): run `gitaccess db upgrade`")
+    elif installed != newest:
+        click.echo(f"gitaccess tables: revision {installed}, newest {newest}: run `gitaccess db upgrade`")
+    else:
+        click.echo(f"gitaccess tables: revision {installed} (up to date)")
 
 
 @cli.group()

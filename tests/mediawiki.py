@@ -1,9 +1,11 @@
-"""A real MediaWiki 1.39 for interoperability tests, and a small Action API client.
+"""A real MediaWiki (1.43 LTS or 1.39 LTS) for interoperability tests, and a small Action API client.
 
 :class:`MediaWikiPeer` runs ``shared/peers/mediawiki/mw-peer.sh`` (Debian's
-MediaWiki package served by ``php -S``) in a private temporary directory on
-free ports, for one database backend (``sqlite``, ``mariadb``, ``postgres``),
-and stops and removes it afterwards. :class:`MediaWikiApi` speaks MediaWiki's
+MediaWiki package served by ``php -S``: bookworm's 1.39, or trixie's 1.43
+unpacked into ``/opt/mw-peer`` on first use) in a private temporary directory
+on free ports, for one version and one database backend (``sqlite``,
+``mariadb``, ``postgres``), and stops and removes it afterwards.
+:data:`PEERS` is every (version, backend) pair the interop tests run on. :class:`MediaWikiApi` speaks MediaWiki's
 Action API with the standard library only (urllib, http.cookiejar).
 
 When the peer cannot run here at all (no mw-peer.sh, not Linux, not root
@@ -34,17 +36,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect
+
 from gitaccess.config import Config
 from gitaccess.site import Site
+from gitaccess.wiki.database import make_engine
 from tests.conftest import SHARED, unavailable  # SHARED: <repo>/../shared
 
 MW_PEER = SHARED / "peers" / "mediawiki" / "mw-peer.sh"
-#: Where Debian's mediawiki package lives; mw-peer.sh installs it when missing (as root).
-MW_HOME = Path("/usr/share/mediawiki")
+#: The MediaWiki versions mw-peer.sh serves, the default first; a test that needs one
+#: version takes the default.
+VERSIONS = ("1.43", "1.39")
+DEFAULT_VERSION = VERSIONS[0]
 BACKENDS = ("sqlite", "mariadb", "postgres")
+#: Every (version, backend) the interop tests run on.
+PEERS = tuple((version, backend) for version in VERSIONS for backend in BACKENDS)
 #: Messages of mw-peer.sh that mean "cannot run here", not "broken".
-_UNAVAILABLE_MARKERS = ("missing packages", "no 'postgres' system user", "initdb not found")
-START_TIMEOUT = 600  # the first start may install Debian packages
+_UNAVAILABLE_MARKERS = ("missing packages", "no 'postgres' system user", "initdb not found",
+                        "(MW_NO_APT=1)", "cannot create")
+START_TIMEOUT = 600  # the first start may install Debian packages or fetch MediaWiki 1.43
 
 
 class PeerUnavailable(RuntimeError):
@@ -90,20 +100,36 @@ def wiki_timestamp_of(iso: str) -> str:
     return iso.replace("-", "").replace(":", "").replace("T", "").replace("Z", "")
 
 
-def unavailable_reason(backend: str = "sqlite") -> str | None:
+def mediawiki_home(version: str) -> Path:
+    """Where mw-peer.sh keeps (or installs, as root) MediaWiki ``version``."""
+    if version == "1.39":
+        return Path("/usr/share/mediawiki")  # Debian's mediawiki package
+    opt = Path(os.environ.get("MW_OPT_DIR", "/opt/mw-peer"))
+    return opt / f"mediawiki-{version}" / "usr" / "share" / "mediawiki"
+
+
+def peer_id(pair: tuple[str, str]) -> str:
+    """A test id for a (version, backend) pair: ``1.43-sqlite``."""
+    return "-".join(pair)
+
+
+def unavailable_reason(backend: str = "sqlite", version: str = DEFAULT_VERSION) -> str | None:
     """Why mw-peer.sh cannot run here, when that is known before trying (else None)."""
     if backend not in BACKENDS:
         return f"unknown MediaWiki peer backend {backend!r}"
+    if version not in VERSIONS:
+        return f"mw-peer.sh serves no MediaWiki {version!r}"
     if not MW_PEER.is_file():
         return f"{MW_PEER} is missing"
     for tool in ("bash", "setsid", "flock", "dpkg-query"):
         if shutil.which(tool) is None:
             return f"mw-peer.sh needs {tool} (a Debian/Ubuntu system), not found"
-    if os.geteuid() != 0 and not (MW_HOME / "includes").is_dir():
-        return f"MediaWiki is not installed in {MW_HOME} and installing it needs root"
-    if os.environ.get("MW_NO_APT") == "1" and not (MW_HOME / "includes").is_dir():
-        return f"MediaWiki is not installed in {MW_HOME} and MW_NO_APT=1"
-    if (MW_HOME / "includes").is_dir() and shutil.which("php") is None and (
+    home = mediawiki_home(version)
+    if os.geteuid() != 0 and not (home / "includes").is_dir():
+        return f"MediaWiki {version} is not installed in {home} and installing it needs root"
+    if os.environ.get("MW_NO_APT") == "1" and not (home / "includes").is_dir():
+        return f"MediaWiki {version} is not installed in {home} and MW_NO_APT=1"
+    if (home / "includes").is_dir() and shutil.which("php") is None and (
         os.geteuid() != 0 or os.environ.get("MW_NO_APT") == "1"
     ):
         return "php is not installed (and cannot be installed here)"
@@ -340,68 +366,89 @@ class MediaWikiApi:
             return response.read()
 
 
+#: {(schema, table): column names} of a database's tables (schema None but on PostgreSQL).
+TableSnapshot = dict[tuple[str | None, str], tuple[str, ...]]
+
+
 class MediaWikiPeer:
     """A running MediaWiki of mw-peer.sh in its own temporary directory."""
 
-    def __init__(self, backend: str, directory: Path, env: dict[str, str]) -> None:
+    def __init__(self, version: str, backend: str, directory: Path, env: dict[str, str]) -> None:
+        self.version = version
         self.backend = backend
         self.dir = directory
         self.env = env
+        #: The tables as MediaWiki's installer made them, when the one who started the peer noted them.
+        self.installed_tables: TableSnapshot | None = None
 
     # ------------------------------------------------------------------ life cycle
     @classmethod
-    def start(cls, backend: str = "sqlite", *, attempts: int = 3) -> "MediaWikiPeer":
+    def start(cls, backend: str = "sqlite", version: str = DEFAULT_VERSION, *,
+              attempts: int = 3) -> "MediaWikiPeer":
         """Install and serve a fresh wiki; raises PeerUnavailable or PeerError."""
-        reason = unavailable_reason(backend)
+        reason = unavailable_reason(backend, version)
         if reason:
             raise PeerUnavailable(reason)
         # Under /tmp with mode 0755: PostgreSQL runs as the postgres user, which must reach it.
-        directory = Path(tempfile.mkdtemp(prefix=f"gitaccess-mw-{backend}-", dir="/tmp"))
+        directory = Path(tempfile.mkdtemp(prefix=f"gitaccess-mw{version}-{backend}-", dir="/tmp"))
         directory.chmod(0o755)
+        what = f"MediaWiki {version} on {backend}"
         last = ""
         for _ in range(attempts):
             port = free_port(pair=backend != "sqlite")
-            env = dict(os.environ)
-            env.pop("MW_DB_PORT", None)
             try:
-                proc = subprocess.run(["bash", str(MW_PEER), "start", str(directory), str(port), backend],
-                                      capture_output=True, text=True, timeout=START_TIMEOUT, env=env)
+                proc = cls._run("start", directory, str(port), backend, version=version, timeout=START_TIMEOUT)
             except subprocess.TimeoutExpired:
-                cls._stop_dir(directory)
-                raise PeerError(f"mw-peer.sh start ({backend}) took over {START_TIMEOUT} s") from None
+                cls._stop_dir(directory, version)
+                raise PeerError(f"mw-peer.sh start ({what}) took over {START_TIMEOUT} s") from None
             if proc.returncode == 0:
-                values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-                if "MW_API_URL" not in values:
-                    raise PeerError(f"mw-peer.sh printed no MW_API_URL:\n{proc.stdout}")
-                return cls(backend, directory, values)
+                return cls(version, backend, directory, _printed_env(proc))
             last = proc.stderr.strip()
             if any(marker in last for marker in _UNAVAILABLE_MARKERS):
-                cls._stop_dir(directory, remove=True)
-                raise PeerUnavailable(f"MediaWiki peer ({backend}) cannot run here: {last.splitlines()[-1]}")
+                cls._stop_dir(directory, version, remove=True)
+                raise PeerUnavailable(f"{what} cannot run here: {last.splitlines()[-1]}")
             if "already in use" not in last:
                 break
             # Someone took the port between our probe and the start: reset and try other ports.
-            cls._run("reset", directory)
-        cls._stop_dir(directory, remove=os.environ.get("GITACCESS_MW_KEEP") != "1")
+            cls._run("reset", directory, version=version)
+        cls._stop_dir(directory, version, remove=os.environ.get("GITACCESS_MW_KEEP") != "1")
         tail = "\n".join(last.splitlines()[-25:])
-        raise PeerError(f"mw-peer.sh start {directory} ({backend}) failed:\n{tail}")
+        raise PeerError(f"mw-peer.sh start {directory} ({what}) failed:\n{tail}")
+
+    def upgrade(self, version: str) -> None:
+        """Upgrade the wiki in place to MediaWiki ``version`` (its update.php on the same
+        database) and serve it again on the same port; raises PeerError."""
+        proc = self._run("upgrade", self.dir, version=version, timeout=START_TIMEOUT)
+        if proc.returncode != 0:
+            raise PeerError(f"mw-peer.sh upgrade to {version} failed:\n{proc.stderr[-3000:]}")
+        port = self.env["MW_SERVER"].rsplit(":", 1)[1]
+        proc = self._run("start", self.dir, port, version=version, timeout=START_TIMEOUT)
+        if proc.returncode != 0:
+            raise PeerError(f"mw-peer.sh start after the upgrade to {version} failed:\n{proc.stderr[-3000:]}")
+        self.version = version
+        self.env = _printed_env(proc)
 
     @staticmethod
-    def _run(command: str, directory: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def _run(command: str, directory: Path, *args: str, version: str,
+             timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """mw-peer.sh COMMAND DIR ARGS for MediaWiki ``version`` (the one DIR holds, or the one
+        to create or upgrade to), whatever MW_VERSION or MW_DB_PORT the caller's shell set."""
+        env = {k: v for k, v in os.environ.items() if k != "MW_DB_PORT"}
+        env["MW_VERSION"] = version
         return subprocess.run(["bash", str(MW_PEER), command, str(directory), *args],
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout, env=env)
 
     @classmethod
-    def _stop_dir(cls, directory: Path, remove: bool = False) -> None:
+    def _stop_dir(cls, directory: Path, version: str, remove: bool = False) -> None:
         try:
-            cls._run("stop", directory, timeout=120)
+            cls._run("stop", directory, version=version, timeout=120)
         finally:
             if remove:
                 shutil.rmtree(directory, ignore_errors=True)
 
     def stop(self) -> None:
         """Stop php -S and the private database server; remove the directory (unless kept)."""
-        self._stop_dir(self.dir, remove=os.environ.get("GITACCESS_MW_KEEP") != "1")
+        self._stop_dir(self.dir, self.version, remove=os.environ.get("GITACCESS_MW_KEEP") != "1")
 
     def __enter__(self) -> "MediaWikiPeer":
         return self
@@ -438,10 +485,23 @@ class MediaWikiPeer:
             client.login(*login)
         return client
 
+    def table_snapshot(self) -> TableSnapshot:
+        """Every table's columns now (PostgreSQL: MediaWiki's schema and public)."""
+        engine = make_engine(self.sqlalchemy_url, self.schema or "mediawiki")
+        try:
+            inspector = inspect(engine)
+            snapshot: TableSnapshot = {}
+            for schema in ([self.schema, "public"] if self.schema else [None]):
+                for (_schema, name), columns in inspector.get_multi_columns(schema=schema).items():
+                    snapshot[(schema, name)] = tuple(c["name"] for c in columns)
+            return snapshot
+        finally:
+            engine.dispose()
+
     # ------------------------------------------------------------------ maintenance
     def maint(self, script: str, *args: str, timeout: float = 300) -> str:
         """Run a maintenance script (``runJobs.php``, ``createAndPromote.php`` ...); returns stdout."""
-        proc = self._run("maint", self.dir, script, *args, timeout=timeout)
+        proc = self._run("maint", self.dir, script, *args, version=self.version, timeout=timeout)
         if proc.returncode != 0:
             raise PeerError(f"maintenance script {script} {' '.join(args)} failed ({proc.returncode}):\n"
                             f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -461,12 +521,20 @@ class MediaWikiPeer:
 
 
 
+def _printed_env(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The KEY=VALUE lines mw-peer.sh start printed; raises PeerError without the API's URL."""
+    values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    if "MW_API_URL" not in values:
+        raise PeerError(f"mw-peer.sh printed no MW_API_URL:\n{proc.stdout}")
+    return values
+
+
 @contextmanager
-def running_peer(backend: str) -> Iterator[MediaWikiPeer]:
+def running_peer(backend: str, version: str = DEFAULT_VERSION) -> Iterator[MediaWikiPeer]:
     """A started MediaWiki, stopped afterwards; skips (or fails, under GITACCESS_REQUIRE_ALL)
     with the reason when MediaWiki cannot run here."""
     try:
-        started = MediaWikiPeer.start(backend)
+        started = MediaWikiPeer.start(backend, version)
     except PeerUnavailable as exc:
         unavailable(str(exc))
         raise  # unreachable: unavailable() skips or fails

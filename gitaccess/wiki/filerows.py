@@ -14,14 +14,21 @@ from sqlalchemy import Connection, select
 
 from gitaccess.wiki import files
 from gitaccess.wiki.database import WikiDatabase
+from gitaccess.wiki.types import as_wiki_timestamp
 
 
 def file_version(db: WikiDatabase, conn: Connection, root: Path, name: str, timestamp: str) -> bytes | None:
     """The bytes of a file's version uploaded at ``timestamp``, wherever MediaWiki keeps it now.
 
-    None when no table knows that version or the upload directory lacks its
-    file (a dump imported without files); a read error of the file propagates.
+    ``timestamp`` may be in the form MediaWiki on PostgreSQL writes into an upload's
+    log parameters (:func:`as_wiki_timestamp`). None when no table knows that version
+    or the upload directory lacks its file (a dump imported without files); a read
+    error of the file propagates.
     """
+    try:
+        timestamp = as_wiki_timestamp(timestamp)
+    except ValueError:
+        return None
     t = db.tables
     if conn.execute(select(t.image.c.img_timestamp).where(t.image.c.img_name == name)).scalar() == timestamp:
         path = files.public_path(root, name)

@@ -147,6 +147,16 @@ def wiki_timestamp(moment: datetime | None = None) -> str:
     return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
 
 
+def as_wiki_timestamp(text: str) -> str:
+    """A timestamp MediaWiki wrote into a text column (a log entry's serialized parameters)
+    as 14 characters: MediaWiki on PostgreSQL writes the database's own form there
+    (``2026-12-07 21:35:12+00``), on the other databases the 14 characters already.
+    Raises ValueError for text that is neither."""
+    if len(text) == 14 and text.isdigit():
+        return text
+    return wiki_timestamp(datetime.fromisoformat(text))
+
+
 def _parse_timestamp(text: str) -> datetime:
     return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
 

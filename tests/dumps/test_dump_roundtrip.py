@@ -112,13 +112,14 @@ SYNTHETIC_DUMP = (
 # ---------------------------------------------------------------------- the peer
 @pytest.fixture(scope="module")
 def peer() -> Iterator[MediaWikiPeer]:
-    """One SQLite MediaWiki whose database file the tests replace."""
-    with running_peer("sqlite") as started:
+    """One SQLite MediaWiki whose database file the tests replace: 1.39, because the replacement
+    is a gitaccess standalone database, which has MediaWiki 1.39's tables."""
+    with running_peer("sqlite", "1.39") as started:
         yield started
 
 
 def _peer_command(peer: MediaWikiPeer, command: str, *args: str) -> subprocess.CompletedProcess[str]:
-    proc = MediaWikiPeer._run(command, peer.dir, *args, timeout=300)
+    proc = MediaWikiPeer._run(command, peer.dir, *args, version=peer.version, timeout=300)
     if proc.returncode != 0:
         raise PeerError(f"mw-peer.sh {command} failed:\n{proc.stderr[-3000:]}")
     return proc
@@ -148,7 +149,8 @@ def restart(peer: MediaWikiPeer) -> None:
 def mediawiki_dump(peer: MediaWikiPeer, *options: str) -> bytes:
     """dumpBackup.php's export (stdout) of the peer's database."""
     proc = subprocess.run(["bash", str(SHARED / "peers" / "mediawiki" / "mw-peer.sh"), "maint", str(peer.dir),
-                           "dumpBackup.php", *options, "--quiet"], capture_output=True, timeout=300)
+                           "dumpBackup.php", *options, "--quiet"], capture_output=True, timeout=300,
+                          env=os.environ | {"MW_VERSION": peer.version})
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-3000:]
     assert b"<mediawiki" in proc.stdout, proc.stderr.decode("utf-8", "replace")[-3000:]
     return proc.stdout

@@ -1,4 +1,4 @@
-"""Acceptance: clone and fetch a wiki written through a REAL MediaWiki 1.39 (shared/peers/mediawiki/mw-peer.sh).
+"""Acceptance: clone and fetch a wiki written through a REAL MediaWiki 1.43 or 1.39 (shared/peers/mediawiki/mw-peer.sh).
 
 The peer is written only through MediaWiki's Action API (BotPassword login,
 a second account made with action=createaccount, an anonymous IP edit):
@@ -17,8 +17,10 @@ bytes at its URL); the expected paths come from gitaccess's layout rules
 and published aliases, cross-checked against literal paths, Aliases.xml and
 the real ``gitaccess title`` command.
 
-One MediaWiki per backend (SQLite, MariaDB) serves the module; where it
-cannot run the tests skip (GITACCESS_REQUIRE_ALL=1: fail).
+The module runs on the MediaWiki of each version (1.43, 1.39) on each backend
+(SQLite, MariaDB, PostgreSQL), shared with the other interop modules
+(tests/interop/conftest.py); where it cannot run the tests skip
+(GITACCESS_REQUIRE_ALL=1: fail).
 """
 
 from __future__ import annotations
@@ -47,12 +49,11 @@ from gitaccess.titles.namespaces import MEDIA
 from gitaccess.site import Site
 from gitaccess.titles.codec import Title
 from gitaccess.tree.gittree import GitTree
-from tests.mediawiki import ApiError, MediaWikiApi, MediaWikiPeer, running_peer, site_on
+from tests.mediawiki import ApiError, MediaWikiApi, MediaWikiPeer, site_on
 from tests.protocol_helpers import GitClient, Served, dev_server
 
 pytestmark = pytest.mark.mediawiki
 
-BACKENDS = ("sqlite", "mariadb")
 SERVER_NAME = "wiki.example.org"
 PROTECT = ["-c", "core.protectNTFS=true", "-c", "core.protectHFS=true"]
 
@@ -341,13 +342,18 @@ def run_cli(peer: MediaWikiPeer, cwd: Path, *args: str) -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=120)
 
 
+def cli_config(config: Config, path: Path, data_directory: Path) -> Path:
+    """A configuration file for ``gitaccess --config`` naming the wiki as ``config`` does (the
+    commits the command rebuilds depend on it), with a data directory of its own."""
+    path.write_text("\n".join([
+        "[wiki]", f"site_name = {json.dumps(config.site_name)}", f"server_name = {json.dumps(config.server_name)}",
+        f"server = {json.dumps(config.server)}", f"meta_namespace = {json.dumps(config.meta_namespace)}",
+        f"upload_directory = {json.dumps(str(config.upload_directory))}",
+        f"data_directory = {json.dumps(str(data_directory))}", ""]), "utf-8")
+    return path
+
+
 # ---------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module", params=BACKENDS)
-def peer(request: pytest.FixtureRequest) -> Iterator[MediaWikiPeer]:
-    with running_peer(request.param) as started:
-        yield started
-
-
 @pytest.fixture(scope="module")
 def api(peer: MediaWikiPeer) -> MediaWikiApi:
     """The Action API, logged in with the BotPassword mw-peer.sh made for the admin."""
@@ -728,12 +734,7 @@ def test_verify_and_a_fresh_cache_rebuild_the_same_history(peer: MediaWikiPeer, 
                                                            git: GitClient, clone: Path, admin_login: list[str],
                                                            tmp_path: Path) -> None:
     c = site.config
-    toml = tmp_path / "gitaccess.toml"
-    toml.write_text("\n".join([
-        "[wiki]", f"site_name = {json.dumps(c.site_name)}", f"server_name = {json.dumps(c.server_name)}",
-        f"server = {json.dumps(c.server)}", f"meta_namespace = {json.dumps(c.meta_namespace)}",
-        f"upload_directory = {json.dumps(str(c.upload_directory))}",
-        f"data_directory = {json.dumps(str(tmp_path / 'cli-data'))}", ""]), "utf-8")
+    toml = cli_config(c, tmp_path / "gitaccess.toml", tmp_path / "cli-data")
     count = len(git("rev-list", "HEAD", cwd=clone).stdout.split())
     verified = run_cli(peer, tmp_path, "--config", str(toml), "verify")
     assert verified.returncode == 0, verified.stderr

@@ -1,10 +1,10 @@
-"""Interoperability with a REAL MediaWiki 1.39 (shared/peers/mediawiki/mw-peer.sh).
+"""Interoperability with a REAL MediaWiki 1.43 or 1.39 (shared/peers/mediawiki/mw-peer.sh).
 
 gitaccess writes into MediaWiki's own database, so the final judge of its
 rows is MediaWiki itself: every test here writes with gitaccess and reads
 through MediaWiki's Action API (or writes through the API and reads with
-gitaccess), on each database backend MediaWiki supports. One wiki per
-backend serves the whole module (starting one costs seconds).
+gitaccess), on each database backend MediaWiki supports, with each version (1.43, 1.39).
+The wikis are shared with the other interop modules (tests/interop/conftest.py).
 
 Where MediaWiki cannot run (not root with packages missing, MW_NO_APT=1,
 no PHP), the tests skip with the reason; GITACCESS_REQUIRE_ALL=1 makes that
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import column, inspect, select, table
+from sqlalchemy import column, select, table
 
 from gitaccess.auth.accounts import Authenticator
 from gitaccess.errors import AuthError, EditConflict
@@ -29,23 +29,12 @@ from gitaccess.site import Site
 from gitaccess.wiki import events, reader
 from gitaccess.wiki.database import make_engine
 from gitaccess.wiki.writer import TAG, Editor, WikiWriter
-from tests.mediawiki import BACKENDS, MediaWikiApi, MediaWikiPeer, running_peer, site_on, wiki_timestamp_of
+from tests.mediawiki import MediaWikiApi, MediaWikiPeer, TableSnapshot, site_on, wiki_timestamp_of
 
 pytestmark = pytest.mark.mediawiki
 
-TableSnapshot = dict[tuple[str | None, str], tuple[str, ...]]
-
 
 # ---------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module", params=BACKENDS)
-def peer(request: pytest.FixtureRequest) -> Iterator[MediaWikiPeer]:
-    """A fresh MediaWiki on one backend, shared by the module's tests."""
-    with running_peer(request.param) as started:
-        # The tables MediaWiki's installer made, before gitaccess touches anything.
-        started.initial_tables = table_snapshot(started)  # type: ignore[attr-defined]
-        yield started
-
-
 @pytest.fixture(scope="module")
 def site(peer: MediaWikiPeer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """gitaccess pointed at the peer's database."""
@@ -60,20 +49,6 @@ def api(peer: MediaWikiPeer) -> MediaWikiApi:
 
 
 # ---------------------------------------------------------------------- helpers
-def table_snapshot(peer: MediaWikiPeer) -> TableSnapshot:
-    """{(schema, table): column names} of every table (PostgreSQL: MediaWiki's schema and public)."""
-    engine = make_engine(peer.sqlalchemy_url, peer.schema or "mediawiki")
-    try:
-        inspector = inspect(engine)
-        snapshot: TableSnapshot = {}
-        for schema in ([peer.schema, "public"] if peer.schema else [None]):
-            for (_schema, name), columns in inspector.get_multi_columns(schema=schema).items():
-                snapshot[(schema, name)] = tuple(c["name"] for c in columns)
-        return snapshot
-    finally:
-        engine.dispose()
-
-
 def version_rows(peer: MediaWikiPeer) -> list[Any]:
     engine = make_engine(peer.sqlalchemy_url, peer.schema or "mediawiki")
     try:
@@ -159,13 +134,15 @@ def require_writer_method(name: str) -> None:
 def test_db_upgrade_adds_only_gitaccess_tables_and_is_idempotent(
     peer: MediaWikiPeer, api: MediaWikiApi, tmp_path: Path
 ) -> None:
-    before: TableSnapshot = peer.initial_tables  # type: ignore[attr-defined]
-    assert ("page" in {name for _, name in before}), before
+    # The tables MediaWiki's installer made: the upgrade run here may be the first on this
+    # wiki or not (other modules share the peer), what it leaves must be these and gitaccess's.
+    before: TableSnapshot | None = peer.installed_tables
+    assert before is not None and "page" in {name for _, name in before}, before
     assert not [name for _, name in before if name.startswith("git")], "gitaccess tables before the upgrade"
 
     first = run_cli(peer, tmp_path, "db", "upgrade")
     assert first.returncode == 0, first.stderr
-    after = table_snapshot(peer)
+    after = peer.table_snapshot()
     new = set(after) - set(before)
     new_names = {name for _, name in new}
     assert not set(before) - set(after), "the upgrade dropped tables"
@@ -179,11 +156,19 @@ def test_db_upgrade_adds_only_gitaccess_tables_and_is_idempotent(
 
     second = run_cli(peer, tmp_path, "db", "upgrade")
     assert second.returncode == 0, second.stderr
-    assert table_snapshot(peer) == after
+    assert peer.table_snapshot() == after
     assert version_rows(peer) == versions
 
     # MediaWiki still serves its wiki with gitaccess's tables beside its own.
-    assert api.siteinfo()["general"]["generator"].startswith("MediaWiki 1.39")
+    assert api.siteinfo()["general"]["generator"].startswith(f"MediaWiki {peer.version}.")
+
+    # gitaccess tells the schema from the tables: the version MediaWiki says, pushes accepted.
+    status = run_cli(peer, tmp_path, "db", "status")
+    assert status.returncode == 0, status.stderr
+    [database, schema, pushes, tables] = status.stdout.splitlines()
+    assert database.startswith("database: ") and schema.startswith(f"schema: MediaWiki {peer.version}")
+    assert pushes == "pushes: accepted (read/write)"
+    assert tables == f"gitaccess tables: revision {versions[0][0]} (up to date)"
 
 
 # ---------------------------------------------------------------------- gitaccess writes, MediaWiki reads

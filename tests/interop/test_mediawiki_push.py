@@ -1,4 +1,4 @@
-"""Acceptance: git push into a REAL MediaWiki 1.39 (shared/peers/mediawiki/mw-peer.sh), checked through its API.
+"""Acceptance: git push into a REAL MediaWiki 1.43 or 1.39 (shared/peers/mediawiki/mw-peer.sh), checked through its API.
 
 gitaccess serves the peer's database and upload directory; the real git
 client clones it as the wiki's admin (a credential helper), and pushes, in
@@ -12,8 +12,10 @@ commits' SHA-1s, an edit made in MediaWiki afterwards arrives with
 ``git pull`` as one commit, and a push authenticated by a BotPassword is
 attributed to the account that owns it.
 
-One MediaWiki per backend (SQLite, MariaDB) serves the module; where it
-cannot run the tests skip (GITACCESS_REQUIRE_ALL=1: fail).
+The module runs on the MediaWiki of each version (1.43, 1.39) on each backend
+(SQLite, MariaDB, PostgreSQL), shared with the other interop modules
+(tests/interop/conftest.py); where it cannot run the tests skip
+(GITACCESS_REQUIRE_ALL=1: fail).
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ import pytest
 
 from gitaccess.app import create_app
 from gitaccess.site import Site
-from tests.mediawiki import MediaWikiApi, MediaWikiPeer, running_peer, site_on
+from tests.mediawiki import MediaWikiApi, MediaWikiPeer, site_on
 from tests.protocol_helpers import GitClient, Served, dev_server
 from tests.interop.test_mediawiki_clone import credentials, log_of, namespace_prefixes, png, run_cli
 
 pytestmark = pytest.mark.mediawiki
 
-BACKENDS = ("sqlite", "mariadb")
 SERVER_NAME = "wiki.example.org"
 GIT_AUTHOR = "Somebody Else"
 TAG = "gitaccess"
@@ -48,12 +49,6 @@ PAGES = {
 
 
 # ---------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module", params=BACKENDS)
-def peer(request: pytest.FixtureRequest) -> Iterator[MediaWikiPeer]:
-    with running_peer(request.param) as started:
-        yield started
-
-
 @pytest.fixture(scope="module")
 def api(peer: MediaWikiPeer) -> MediaWikiApi:
     client = peer.api(login=peer.bot)
@@ -79,12 +74,17 @@ def server(site: Site) -> Iterator[Served]:
         yield served
 
 
-@pytest.fixture(scope="module")
-def git(tmp_path_factory: pytest.TempPathFactory) -> GitClient:
-    client = GitClient(tmp_path_factory.mktemp("home"), protocol=2)
+def git_client(home: Path) -> GitClient:
+    """git with protocol v2 and an author identity of its own in ``home``."""
+    client = GitClient(home, protocol=2)
     client("config", "--global", "user.name", GIT_AUTHOR)
     client("config", "--global", "user.email", "somebody@example.org")
     return client
+
+
+@pytest.fixture(scope="module")
+def git(tmp_path_factory: pytest.TempPathFactory) -> GitClient:
+    return git_client(tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture(scope="module")

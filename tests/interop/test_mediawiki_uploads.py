@@ -1,4 +1,4 @@
-"""Files gitaccess uploads, as a REAL MediaWiki 1.39 sees them (shared/peers/mediawiki/mw-peer.sh).
+"""Files gitaccess uploads, as a REAL MediaWiki 1.43 or 1.39 sees them (shared/peers/mediawiki/mw-peer.sh).
 
 gitaccess writes a file into MediaWiki's upload directory (the peer's
 $wgUploadDirectory, ``MW_DIR/images``) and the rows of image, oldimage and
@@ -8,8 +8,10 @@ show both versions after a re-upload, and treat a gitaccess file deletion
 as its own: the versions in list=filearchive, and action=undelete brings
 them back with their bytes.
 
-One wiki per backend (SQLite, MariaDB) serves the whole module; where
-MediaWiki cannot run, the tests skip (GITACCESS_REQUIRE_ALL=1: fail).
+The module runs on the MediaWiki of each version (1.43, 1.39) on each backend
+(SQLite, MariaDB, PostgreSQL), shared with the other interop modules
+(tests/interop/conftest.py); where MediaWiki cannot run, the tests skip
+(GITACCESS_REQUIRE_ALL=1: fail).
 """
 
 from __future__ import annotations
@@ -28,11 +30,10 @@ from gitaccess.site import Site
 from gitaccess.wiki import reader
 from gitaccess.wiki.content import sha1_base36
 from gitaccess.wiki.writer import TAG, Editor, WikiWriter
-from tests.mediawiki import MediaWikiApi, MediaWikiPeer, running_peer, site_on, wiki_timestamp_of
+from tests.mediawiki import MediaWikiApi, MediaWikiPeer, site_on, wiki_timestamp_of
 
 pytestmark = pytest.mark.mediawiki
 
-BACKENDS = ("sqlite", "mariadb")
 
 
 def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
@@ -51,12 +52,6 @@ TEXT_FILE = b"plain text file\nwith two lines\n"
 
 
 # ---------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module", params=BACKENDS)
-def peer(request: pytest.FixtureRequest) -> Iterator[MediaWikiPeer]:
-    with running_peer(request.param) as started:
-        yield started
-
-
 @pytest.fixture(scope="module")
 def uploads(peer: MediaWikiPeer) -> Path:
     """MediaWiki's $wgUploadDirectory (mw-peer.sh's PeerSettings.php)."""
