@@ -22,6 +22,7 @@ from gitaccess.push.plan import plan_push
 from gitaccess.push.rules import ZERO, check_objects, check_ref, pushed_commits
 from gitaccess.push.trees import PushedObjects, PushedTrees
 from gitaccess.repository import WikiRepository
+from gitaccess.wiki import variant
 from gitaccess.site import Site
 from gitaccess.wiki.writer import Editor
 
@@ -48,6 +49,10 @@ class Receiver:
         error propagates, also having written nothing to the wiki.
         """
         check_ref(self.ref, old, new, ref)
+        try:  # a schema newer than gitaccess writes is served read-only
+            variant.require_writable(self.site.db)
+        except variant.UnsupportedSchema as exc:
+            raise PushRefused(str(exc)) from None
         self.repository.refresh()
         head = self.repository.refs().get(self.ref)
         if old != (head or ZERO):

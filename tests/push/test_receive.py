@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from dulwich.objects import Blob, Commit, ShaFile
 
 from gitaccess.auth.accounts import Account
@@ -152,6 +153,22 @@ def test_refused_pushes_change_nothing(pushed, change: dict[str, bytes], rule: s
             Receiver(limited, repo).receive(PUSHER, head, new, repo.head(), objects)
     finally:
         limited.db.dispose()
+    repo.refresh()
+    assert head_of(repo) == head
+    with wiki.db.read() as conn:
+        assert len(list(reader.revisions(wiki.db, conn))) == 3
+
+
+def test_a_schema_newer_than_gitaccess_writes_refuses_pushes_and_changes_nothing(pushed) -> None:  # type: ignore[no-untyped-def]
+    """MediaWiki 1.44's file tables, as its schema change adds them: fetches go on, pushes wait."""
+    wiki, repo = pushed
+    objects = Objects(repo)
+    head = head_of(repo)
+    new = commit_on(objects, head, files_at(objects, head) | {"(Main)/X.wiki": b"x\n"}, "mine")
+    with wiki.db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE filerevision (fr_id INTEGER PRIMARY KEY)"))
+    with pytest.raises(PushRefused, match=r"MediaWiki 1\.44.* schema.*read-only"):
+        Receiver(wiki, repo).receive(PUSHER, head, new, repo.head(), objects)
     repo.refresh()
     assert head_of(repo) == head
     with wiki.db.read() as conn:
