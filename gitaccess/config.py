@@ -9,6 +9,7 @@ typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -63,6 +64,7 @@ class Config:
     read_groups: tuple[str, ...] = ()
     anonymous_read: bool = False
     allow_insecure_http: bool = False
+    trusted_proxies: tuple[str, ...] = ()
     # [git]
     repository: str = "wiki"
     branch: str = "master"
@@ -86,7 +88,8 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
              "data_directory"),
     "database": ("url", "table_prefix", "schema"),
     "namespaces": ("subpages", "included", "excluded", "extra", "extensions"),
-    "access": ("gitaccess_groups", "read_groups", "anonymous_read", "allow_insecure_http"),
+    "access": ("gitaccess_groups", "read_groups", "anonymous_read", "allow_insecure_http",
+               "trusted_proxies"),
     "git": ("repository", "branch", "max_push_bytes", "max_push_objects", "max_push_object_bytes", "push_tags"),
 }
 _RENAMED = {
@@ -127,6 +130,10 @@ def _coerce(name: str, value: Any, base: Path) -> Any:
             return tuple(str(v).lower().lstrip(".") for v in value)
         if name in ("gitaccess_groups", "read_groups"):
             return tuple(str(v) for v in value)
+        if name == "trusted_proxies":
+            if isinstance(value, str):
+                raise TypeError('expected a list of addresses or networks, such as ["127.0.0.1"]')
+            return tuple(str(ipaddress.ip_network(v)) for v in value)
         default = next(f.default for f in fields(Config) if f.name == name)
         if isinstance(default, bool) and not isinstance(value, bool):
             raise TypeError("expected true or false")
