@@ -1,0 +1,156 @@
+"""Throttling failed logins with a wiki's own accounts: what an attacker can and cannot do.
+
+The gate counts attempts in the wiki's database (git_throttle) under the
+canonical user name and the client's address; these tests play the attacks
+of a security report against the app's own wiring (gitaccess.app.wiki_gate),
+with the test client, behind a proxy, and under gunicorn with two workers.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from gitaccess.app import wiki_gate
+from gitaccess.auth.passwords import hash_password
+from gitaccess.config import Config
+from gitaccess.protocol.gitdir import GitDirRepository
+from gitaccess.site import Site
+from gitaccess.wiki import standalone
+from gitaccess.wiki.writer import WikiWriter
+from tests.protocol_helpers import REPO_NAME, gunicorn_server, make_app, make_history, raw_request
+
+INFO_REFS = "/wiki.git/info/refs?service=git-upload-pack"
+ATTACKER = "203.0.113.66"
+OWNER = "198.51.100.7"
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitDirRepository]:
+    repo = GitDirRepository(make_history(tmp_path_factory.mktemp("throttle") / "source.git", 3))
+    yield repo
+    repo.close()
+
+
+def add_admin(site: Site) -> Site:
+    """The wiki with the account Admin (password admin-secret), who may fetch."""
+    with site.db.write() as conn:
+        WikiWriter(site.db, conn).create_user("Admin", hash_password("admin-secret"), ("sysop",))
+    return site
+
+
+def basic(login: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+
+
+Fetch = Callable[..., int]
+
+
+def fetcher(client: FlaskClient) -> Fetch:
+    """Ask for the refs over https as ``login`` from ``address`` (forwarding for ``forwarded``); the status."""
+
+    def fetch(login: str, password: str, address: str, forwarded: str | None = None) -> int:
+        headers = basic(login, password) | ({"X-Forwarded-For": forwarded} if forwarded else {})
+        response = client.get(INFO_REFS, headers=headers,
+                              base_url="https://wiki.example", environ_base={"REMOTE_ADDR": address})
+        return response.status_code
+
+    return fetch
+
+
+@pytest.fixture
+def fetch(wiki: Site, repository: GitDirRepository) -> Fetch:
+    return fetcher(make_app(repository, wiki_gate(add_admin(wiki))).test_client())
+
+
+def test_twelve_wrong_passwords_from_one_address_lock_out_that_address_only(fetch: Fetch) -> None:
+    """The report's attack: twelve guesses for Admin; the owner elsewhere logs in, the attacker cannot."""
+    statuses = [fetch("Admin", f"guess-{n}", ATTACKER) for n in range(12)]
+    assert statuses == [401] * 5 + [429] * 7
+    assert fetch("Admin", "admin-secret", OWNER) == 200
+    assert fetch("Admin", "admin-secret", ATTACKER) == 429
+
+
+def test_name_variants_count_as_one_account(fetch: Fetch) -> None:
+    """``Admin_``, ``__Admin``, ``Admin`` + U+200E and ``admin@bot`` are all Admin: failures from three
+    addresses refuse Admin to a fourth, new address, while the owner's known address keeps working."""
+    assert fetch("Admin", "admin-secret", OWNER) == 200  # the owner's address is now known
+    variants = ["Admin_", "__Admin", "Admin\u200e", "admin@bot"]
+    statuses = [fetch(login, "guess", f"203.0.113.{n}") for n, login in enumerate(variants, 1)]
+    assert statuses == [401, 401, 401, 429]
+    assert fetch("Admin", "admin-secret", "192.0.2.1") == 429  # a new address, though the password is right
+    for login in variants[:3]:
+        assert fetch(login, "admin-secret", OWNER) == 200  # each variant logs in as Admin
+
+
+def test_an_ipv6_client_is_counted_by_its_network(fetch: Fetch) -> None:
+    """A host holds a whole /64: changing the address inside it is no way around the count."""
+    for n in range(1, 6):
+        assert fetch("Admin", "guess", f"2001:db8::{n}") == 401
+    assert fetch("Admin", "admin-secret", "2001:db8::99") == 429
+    assert fetch("Admin", "admin-secret", "2001:db8:0:1::1") == 200
+
+
+def proxied_wiki(tmp_path: Path, **config: object) -> Site:
+    site = Site(Config(database_url=f"sqlite:///{tmp_path / 'wiki.sqlite'}", data_directory=tmp_path / "data",
+                       repository=REPO_NAME, **config))  # type: ignore[arg-type]
+    standalone.create(site.db)
+    return add_admin(site)
+
+
+def test_forwarded_addresses_are_believed_from_a_trusted_proxy_only(repository: GitDirRepository,
+                                                                    tmp_path: Path) -> None:
+    site = proxied_wiki(tmp_path, trusted_proxies=("127.0.0.1",))
+    fetch = fetcher(make_app(repository, wiki_gate(site)).test_client())
+    proxy = "127.0.0.1"
+
+    def via_proxy(password: str, forwarded: str) -> int:
+        return fetch("Admin", password, proxy, forwarded)
+
+    for _ in range(5):
+        assert via_proxy("guess", ATTACKER) == 401
+    assert via_proxy("admin-secret", ATTACKER) == 429
+    assert via_proxy("admin-secret", f"{ATTACKER}, {OWNER}") == 200  # the address the proxy saw is the last
+    assert via_proxy("admin-secret", f"{OWNER}, {ATTACKER}") == 429  # what the client put before it is not
+    assert fetch("Admin", "admin-secret", proxy) == 200  # the proxy's own address was never counted
+    assert via_proxy("admin-secret", "unknown") == 400  # a proxy that reports no address is a broken set-up
+
+    # A client that is no trusted proxy cannot pick its address by saying it was forwarded.
+    for n in range(5):
+        assert fetch("Admin", "guess", "192.0.2.9", forwarded=f"192.0.2.{100 + n}") == 401
+    assert fetch("Admin", "admin-secret", "192.0.2.9", forwarded="192.0.2.200") == 429
+
+
+def test_forwarded_addresses_are_ignored_without_trusted_proxies(repository: GitDirRepository,
+                                                                 tmp_path: Path) -> None:
+    fetch = fetcher(make_app(repository, wiki_gate(proxied_wiki(tmp_path))).test_client())
+    for n in range(5):
+        assert fetch("Admin", "guess", "127.0.0.1", forwarded=f"192.0.2.{n}") == 401
+    assert fetch("Admin", "admin-secret", "127.0.0.1", forwarded="192.0.2.200") == 429
+
+
+def test_gunicorn_workers_share_the_count(tmp_path: Path) -> None:
+    """At most five passwords checked in all, however many guesses two workers are sent at once;
+    the log shows that both workers answered."""
+    site = proxied_wiki(tmp_path)
+    site.db.dispose()
+    source = make_history(tmp_path / "source.git", 3)
+    log = tmp_path / "gunicorn.log"
+    with gunicorn_server(source, log, str(site.config.database_url), workers=2) as server:
+        def guess(n: int) -> int:
+            return raw_request(server.base, "GET", INFO_REFS, basic("Admin", f"guess-{n}")).status
+
+        with ThreadPoolExecutor(8) as pool:  # connections at once reach both workers
+            statuses = list(pool.map(guess, range(40)))
+        right = raw_request(server.base, "GET", INFO_REFS, basic("Admin", "admin-secret")).status
+    answered = log.read_text()
+    assert 0 < statuses.count(401) <= 5 and statuses.count(401) + statuses.count(429) == 40, statuses
+    assert right == 429
+    workers = set(re.findall(r"GET /wiki\.git/info/refs 4(?:01|29) .* worker=<(\d+)>", answered))
+    assert len(workers) == 2, answered
