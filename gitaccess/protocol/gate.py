@@ -13,18 +13,21 @@ every worker (:class:`LoginAttempts`, the wiki's database), under the
 canonical user name (``Admin_`` and ``admin`` are ``Admin``; ``Admin@bot`` is
 ``Admin``) and the client's address (an IPv6 client's /64 network, which one
 host commonly holds whole). A password being checked counts as a failure
-until it proved right, so parallel guesses count too. Within a minute:
+until it proved right, so parallel guesses count too. A failure counts for
+the gate's ``failure_window``; while it does:
 
-- an address with five failures (for any accounts) is refused, for every account;
-- an account that failed from three addresses is refused to every address
-  that has not logged in as it before. Addresses where the owner logged in
-  keep working, so an attack from elsewhere never locks the owner out, and
-  one address alone never refuses the account to anyone else.
+- an address with ``address_limit`` failures, for any accounts, is refused
+  for every account;
+- an account that failed from ``account_addresses`` addresses is refused to
+  every address that has not logged in as it. Addresses where the owner
+  logged in keep working, so an attack from elsewhere never locks the owner
+  out; and since ``account_addresses`` is more than one, one address alone
+  never refuses the account to anyone else.
 
-A successful login makes its address known for the account for a month and
-forgives that address's failures as the account. Behind a reverse proxy the
-client's address is the one the proxy reports in ``X-Forwarded-For``, believed
-only from the configured ``trusted_proxies``.
+A successful login makes its address known for the account for ``known_for``
+and forgives that address's failures as the account. Behind a reverse proxy
+the client's address is the one the proxy reports in ``X-Forwarded-For``,
+believed only from the configured ``trusted_proxies``.
 """
 
 from __future__ import annotations
@@ -56,33 +59,28 @@ class LoginAttempts(Protocol):
     """Where login attempts are counted, shared by every worker (gitaccess.wiki.throttle fits).
 
     Times are seconds since the epoch; each call is done, for every worker to
-    see, when it returns.
+    see, when it returns. Its errors pass through the gate and fail the
+    request: a login that cannot be counted is not checked.
     """
 
     def start(self, account: str, address: str, now: float, expires: float) -> int:
         """Count a login as failed until ``expires``, unless it succeeds or is withdrawn; its id."""
-        ...
 
-    def address_failures(self, address: str, now: float, other_than: int) -> list[float]:
+    def address_failures(self, address: str, now: float, other_than: int | None) -> list[float]:
         """When each counting failure from ``address`` expires, apart from attempt ``other_than``."""
-        ...
 
-    def account_failures(self, account: str, now: float, other_than: int) -> list[float]:
+    def account_failures(self, account: str, now: float, other_than: int | None) -> list[float]:
         """For each address with a counting failure as ``account``, when its last one expires,
         apart from attempt ``other_than``."""
-        ...
 
     def is_known(self, account: str, address: str, now: float) -> bool:
         """Whether ``address`` logged in as ``account`` and that is still remembered."""
-        ...
 
     def withdraw(self, attempt: int) -> None:
         """Stop counting an attempt whose password was never checked."""
-        ...
 
     def succeeded(self, attempt: int, account: str, address: str, known_until: float) -> None:
         """Remember ``address`` for ``account`` until ``known_until``; its failures as ``account`` stop counting."""
-        ...
 
 
 class Refusal(GitAccessError):
@@ -95,7 +93,12 @@ class Refusal(GitAccessError):
 
 
 class Gate:
-    """Decides, for each request, which account (if any) it acts for, or refuses it."""
+    """Decides, for each request, which account (if any) it acts for, or refuses it.
+
+    ``account_name`` gives the canonical name of the account a login is for,
+    under which its attempts are counted in ``attempts``; the throttling
+    parameters are those of the rule in the module's docstring.
+    """
 
     def __init__(self, config: AccessSettings, authenticate: Authenticate, account_name: AccountName,
                  attempts: LoginAttempts, *, address_limit: int = 5, account_addresses: int = 3,
@@ -219,23 +222,34 @@ class Gate:
         return account
 
     def _start(self, account_name: str, client: str, login: str, address: str) -> int:
-        """Count the login about to be checked; :class:`Refusal` (429) when the rule refuses it."""
+        """Count the login about to be checked; its attempt. :class:`Refusal` (429) when the rule
+        refuses it, and nothing stays counted."""
         now = self._clock()
-        attempt = self._attempts.start(account_name, client, now, now + self._failure_window)
+        # Looked at before counting, so that a flood of refused guesses writes nothing; and again
+        # after, with the attempts that other workers are checking at the same time.
+        throttled = self._throttled(account_name, client, now, None)
+        if throttled is None:
+            attempt = self._attempts.start(account_name, client, now, now + self._failure_window)
+            throttled = self._throttled(account_name, client, now, attempt)
+            if throttled is None:
+                return attempt
+            self._attempts.withdraw(attempt)
+        reason, wait = throttled
+        log.warning("login of %r from %s throttled: %s", login, address, reason)
+        seconds = math.ceil(wait)
+        raise Refusal(429, f"{reason}: try again in {seconds} seconds", {"Retry-After": str(seconds)})
+
+    def _throttled(self, account_name: str, client: str, now: float,
+                   attempt: int | None) -> tuple[str, float] | None:
+        """Why, and for how many seconds, the rule (see the module's docstring) refuses a login; None if it does not."""
         wait = _wait(self._attempts.address_failures(client, now, attempt), self._address_limit, now)
-        message = "too many failed logins from your address"
-        if wait is None:
-            wait = _wait(self._attempts.account_failures(account_name, now, attempt), self._account_addresses, now)
-            message = (f"too many failed logins as {account_name!r} from other addresses; an address that "
-                       f"logged in as {account_name!r} before is not refused")
-            if wait is not None and self._attempts.is_known(account_name, client, now):
-                wait = None
-        if wait is None:
-            return attempt
-        self._attempts.withdraw(attempt)
-        seconds = max(1, math.ceil(wait))
-        log.warning("login of %r from %s throttled: %s", login, address, message)
-        raise Refusal(429, f"{message}: try again in {seconds} seconds", {"Retry-After": str(seconds)})
+        if wait is not None:
+            return "too many failed logins from your address", wait
+        wait = _wait(self._attempts.account_failures(account_name, now, attempt), self._account_addresses, now)
+        if wait is None or self._attempts.is_known(account_name, client, now):
+            return None
+        return (f"too many failed logins as {account_name!r} from several addresses (an address that "
+                f"logged in as {account_name!r} before is not refused)", wait)
 
     def _remember(self, digest: bytes, account: Account) -> None:
         now = self._clock()

@@ -14,7 +14,7 @@ SQLAlchemy raises them; a database whose gitaccess tables predate
 
 from __future__ import annotations
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import ColumnElement, Table, and_, delete, func, select
 
 from gitaccess.errors import DatabaseError
 from gitaccess.wiki.database import WikiDatabase
@@ -49,21 +49,19 @@ class LoginAttempts:
             assert key is not None
             return int(key[0])
 
-    def address_failures(self, address: str, now: float, other_than: int) -> list[float]:
+    def address_failures(self, address: str, now: float, other_than: int | None) -> list[float]:
         """When each failure from ``address`` (any account) stops counting, apart from attempt ``other_than``."""
         gt = self._table
-        query = select(gt.c.gt_expires).where(
-            gt.c.gt_address == address, gt.c.gt_known == 0, gt.c.gt_expires > now, gt.c.gt_id != other_than)
+        query = select(gt.c.gt_expires).where(gt.c.gt_address == address, _counting_failures(gt, now, other_than))
         with self.db.read() as conn:
             return [float(expires) for expires in conn.execute(query).scalars()]
 
-    def account_failures(self, account: str, now: float, other_than: int) -> list[float]:
+    def account_failures(self, account: str, now: float, other_than: int | None) -> list[float]:
         """For each address that failed to log in as ``account``, when its last failure stops counting,
         apart from attempt ``other_than``."""
         gt = self._table
         query = select(func.max(gt.c.gt_expires)).where(
-            gt.c.gt_account == account, gt.c.gt_known == 0, gt.c.gt_expires > now, gt.c.gt_id != other_than,
-        ).group_by(gt.c.gt_address)
+            gt.c.gt_account == account, _counting_failures(gt, now, other_than)).group_by(gt.c.gt_address)
         with self.db.read() as conn:
             return [float(expires) for expires in conn.execute(query).scalars()]
 
@@ -90,3 +88,9 @@ class LoginAttempts:
                 (gt.c.gt_id == attempt) | ((gt.c.gt_account == account) & (gt.c.gt_address == address))))
             conn.execute(self.db.insert_into(gt), {
                 "gt_account": account, "gt_address": address, "gt_known": 1, "gt_expires": known_until})
+
+
+def _counting_failures(gt: Table, now: float, other_than: int | None) -> ColumnElement[bool]:
+    """The failures (and passwords being checked) that still count at ``now``, apart from attempt ``other_than``."""
+    counting = and_(gt.c.gt_known == 0, gt.c.gt_expires > now)
+    return counting if other_than is None else and_(counting, gt.c.gt_id != other_than)
