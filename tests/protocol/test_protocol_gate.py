@@ -70,8 +70,8 @@ def accounts() -> Accounts:
 
 def client_for(repository: GitDirRepository, accounts: Accounts, clock: Clock, attempts: Path,
                **config: object) -> FlaskClient:
-    gate = gate_for(Config(site_name=SITE_NAME, repository=REPO_NAME, **config), accounts, attempts,  # type: ignore[arg-type]
-                    clock=clock)
+    settings = Config(site_name=SITE_NAME, repository=REPO_NAME, **config)  # type: ignore[arg-type]
+    gate = gate_for(settings, accounts, attempts, clock=clock)
     return make_app(repository, gate).test_client()
 
 
