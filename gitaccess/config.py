@@ -133,7 +133,7 @@ def _coerce(name: str, value: Any, base: Path) -> Any:
         if name == "trusted_proxies":
             if isinstance(value, str):
                 raise TypeError('expected a list of addresses or networks, such as ["127.0.0.1"]')
-            return tuple(str(ipaddress.ip_network(v)) for v in value)
+            return tuple(str(ipaddress.ip_network(str(v))) for v in value)
         default = next(f.default for f in fields(Config) if f.name == name)
         if isinstance(default, bool) and not isinstance(value, bool):
             raise TypeError("expected true or false")

@@ -356,6 +356,8 @@ BAD_CONFIGS = {
     "namespace-unknown-field": ('[namespaces]\nextra = [{id = 100, name = "X", colour = 1}]\n',
                                 ("'extra_namespaces'", "colour")),
     "not-utf8": (b"[wiki]\nsite_name = \"\xff\"\n", ("not valid TOML",)),
+    "proxy-not-an-address": ('[access]\ntrusted_proxies = ["proxy.local"]\n', ("'trusted_proxies'", "proxy.local")),
+    "proxies-not-a-list": ('[access]\ntrusted_proxies = "127.0.0.1"\n', ("'trusted_proxies'", "a list")),
 }
 
 
