@@ -10,7 +10,7 @@ from typing import Callable
 
 from flask import Flask, Response, request
 
-from gitaccess.auth.accounts import Account, Authenticator
+from gitaccess.auth.accounts import Account, Authenticator, login_account_name
 from gitaccess.config import Config, load_config
 from gitaccess.errors import GitAccessError
 from gitaccess.protocol.gate import Gate
@@ -24,6 +24,7 @@ from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.web import session as web_session
 from gitaccess.web.views import web_blueprint
+from gitaccess.wiki.throttle import LoginAttempts
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,10 @@ def _history_failed(error: GitAccessError) -> Response:
 class _Pushes:
     """The push decider: each push becomes wiki edits through gitaccess.push.receiver.Receiver."""
 
-    def __init__(self, site: Site, repositories: _Repositories) -> None:
+    def __init__(self, site: Site, repositories: _Repositories, gate: Gate) -> None:
         self.site = site
         self.repositories = repositories
+        self.gate = gate
 
     def __call__(self, account: Account, commands: list[RefUpdate], objects: QuarantinedObjects,
                  progress: Callable[[str], None]) -> PushResult:
@@ -103,7 +105,7 @@ class _Pushes:
             return PushResult.refuse_all(commands, f"push {self.site.config.branch} alone: the wiki has one branch")
         command = commands[0]
         Receiver(self.site, self.repositories()).receive(
-            account, command.old, command.new, command.ref, objects, address=request.remote_addr or "",
+            account, command.old, command.new, command.ref, objects, address=self.gate.client_address(request),
             progress=progress)
         return PushResult({command.ref: None})
 
@@ -118,18 +120,27 @@ def push_settings(config: Config) -> PushSettings:
                         config.max_worker_memory, config.push_tags)
 
 
+def wiki_gate(site: Site) -> Gate:
+    """The gate for the wiki's accounts, counting login attempts in the wiki's database.
+
+    Opens nothing: the title rules and the database are read at the first login.
+    """
+    return Gate(site.config, Authenticator(site).authenticate, lambda login: login_account_name(site.titles, login),
+                LoginAttempts(site.db))
+
+
 def create_app(config: Config | None = None) -> Flask:
     """Build the app from ``config``, or from the options, environment and TOML file."""
     app = Flask("gitaccess")
     site = Site(config or load_config())
     app.extensions["gitaccess"] = site
     authenticator = Authenticator(site)
-    gate = Gate(site.config, authenticator.authenticate)
+    gate = wiki_gate(site)
     repositories = _Repositories(site)
     # Opens nothing and starts no thread here (see warm_in_background).
     app.extensions["gitaccess.worker_started"] = repositories.warm_in_background
     app.before_request(repositories.warm_in_background)
-    app.register_blueprint(git_blueprint(repositories, gate, _Pushes(site, repositories),
+    app.register_blueprint(git_blueprint(repositories, gate, _Pushes(site, repositories, gate),
                                          push_settings(site.config),
                                          FetchLimits(site.config.max_fetch_wants, site.config.max_fetch_haves)))
     app.register_error_handler(GitAccessError, _history_failed)

@@ -9,6 +9,7 @@ typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -72,6 +73,7 @@ class Config:
     read_groups: tuple[str, ...] = ()
     anonymous_read: bool = False
     allow_insecure_http: bool = False
+    trusted_proxies: tuple[str, ...] = ()
     # [git]
     repository: str = "wiki"
     branch: str = "master"
@@ -110,7 +112,8 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
              "data_directory"),
     "database": ("url", "table_prefix", "schema"),
     "namespaces": ("subpages", "included", "excluded", "extra", "extensions"),
-    "access": ("gitaccess_groups", "read_groups", "anonymous_read", "allow_insecure_http"),
+    "access": ("gitaccess_groups", "read_groups", "anonymous_read", "allow_insecure_http",
+               "trusted_proxies"),
     "git": ("repository", "branch", "max_push_bytes", "max_push_objects", "max_push_object_bytes",
             "max_push_inflated_bytes", "max_tree_bytes", "max_worker_memory", "max_fetch_wants",
             "max_fetch_haves", "push_tags"),
@@ -166,6 +169,10 @@ def _coerce(name: str, value: Any, base: Path) -> Any:
             if any(len(k) != 1 for k in value):
                 raise ValueError("expected single characters as keys, as in $wgOverrideUcfirstCharacters")
             return {str(k): str(v) for k, v in value.items()}
+        if name == "trusted_proxies":
+            if isinstance(value, str):
+                raise TypeError('expected a list of addresses or networks, such as ["127.0.0.1"]')
+            return tuple(str(ipaddress.ip_network(str(v))) for v in value)
         default = next(f.default for f in fields(Config) if f.name == name)
         if isinstance(default, bool) and not isinstance(value, bool):
             raise TypeError("expected true or false")

@@ -14,12 +14,14 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from dulwich.object_format import SHA1
@@ -27,15 +29,21 @@ from dulwich.pack import PackData
 from flask import Flask
 from werkzeug.serving import make_server
 
-from gitaccess.auth.accounts import Account, Authenticator
+from gitaccess.app import wiki_gate
+from gitaccess.auth.accounts import Account, login_account_name
 from gitaccess.config import Config
 from gitaccess.errors import AuthError
-from gitaccess.protocol.gate import Gate
+from gitaccess.protocol.gate import Authenticate, Gate
 from gitaccess.protocol.gitdir import GitDirRepository
 from gitaccess.protocol.http import git_blueprint
 from gitaccess.objects.source import ObjectSource
 from gitaccess.protocol.repository import ObjectEntry, ServedRepository
 from gitaccess.site import Site
+from gitaccess.titles.codec import TitleCodec
+from gitaccess.titles.namespaces import Namespaces
+from gitaccess.wiki import migrate
+from gitaccess.wiki.database import WikiDatabase
+from gitaccess.wiki.throttle import LoginAttempts
 
 GIT = "/usr/bin/git"
 REPO_NAME = "wiki"
@@ -313,9 +321,33 @@ def make_app(repository: ServedRepository, gate: Gate) -> Flask:
     return app
 
 
+#: The title rules of a wiki configured as by default, for gates without a wiki.
+TITLES = TitleCodec(Namespaces.standard())
+
+
+def login_attempts(directory: Path) -> LoginAttempts:
+    """Login attempts counted in a new SQLite database in ``directory`` that holds gitaccess's tables."""
+    directory.mkdir(parents=True, exist_ok=True)
+    db = WikiDatabase(f"sqlite:///{directory / 'attempts.sqlite'}")
+    migrate.upgrade(db)
+    return LoginAttempts(db)
+
+
+def gate_for(config: Config, authenticate: Authenticate, directory: Path, **options: object) -> Gate:
+    """A gate with MediaWiki's user-name rules, counting login attempts in ``directory``."""
+    return Gate(config, authenticate, lambda login: login_account_name(TITLES, login), login_attempts(directory),
+                **options)  # type: ignore[arg-type]
+
+
+@cache
+def _scratch() -> tempfile.TemporaryDirectory[str]:
+    """A directory for the login attempts of the gates that are not about logins, removed at exit."""
+    return tempfile.TemporaryDirectory(prefix="gitaccess-attempts-")
+
+
 def anonymous_gate() -> Gate:
     """A gate that lets everyone read, for the tests that are not about authentication."""
-    return Gate(Config(anonymous_read=True, repository=REPO_NAME), refuse_everyone)
+    return gate_for(Config(anonymous_read=True, repository=REPO_NAME), refuse_everyone, Path(_scratch().name))
 
 
 @dataclass
@@ -343,11 +375,12 @@ def gunicorn_app() -> Flask:
     """The app the gunicorn tests serve: a repository and a wiki's accounts, named by environment variables."""
     repository = GitDirRepository(os.environ["GITACCESS_TEST_REPOSITORY"])
     site = Site(Config(database_url=os.environ["GITACCESS_TEST_WIKI_DB"], repository=REPO_NAME))
-    return make_app(repository, Gate(site.config, Authenticator(site).authenticate))
+    return make_app(repository, wiki_gate(site))
 
 
-#: Access log lines that show how each request body was framed and encoded.
-GUNICORN_ACCESS_LOG = "%(m)s %(U)s %(s)s framing=%({transfer-encoding}i)s encoding=%({content-encoding}i)s"
+#: Access log lines that show how each request body was framed and encoded, and which worker answered.
+GUNICORN_ACCESS_LOG = ("%(m)s %(U)s %(s)s framing=%({transfer-encoding}i)s encoding=%({content-encoding}i)s "
+                       "worker=%(p)s")
 
 
 def _free_port() -> int:
@@ -357,7 +390,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(repository: Path, log_file: Path, wiki_db: str) -> Iterator[Served]:
+def gunicorn_server(repository: Path, log_file: Path, wiki_db: str, workers: int = 1) -> Iterator[Served]:
     """``gunicorn_app`` under gunicorn's gthread workers, as ``gitaccess serve`` runs it."""
     port = _free_port()
     env = {**os.environ, "GITACCESS_TEST_REPOSITORY": str(repository), "GITACCESS_TEST_WIKI_DB": wiki_db,
@@ -365,7 +398,7 @@ def gunicorn_server(repository: Path, log_file: Path, wiki_db: str) -> Iterator[
     with log_file.open("wb") as log:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-             "--worker-class", "gthread", "--threads", "4", "--workers", "1", "--timeout", "120",
+             "--worker-class", "gthread", "--threads", "4", "--workers", str(workers), "--timeout", "120",
              "--no-control-socket", "--access-logfile", "-", "--access-logformat", GUNICORN_ACCESS_LOG,
              "tests.protocol_helpers:gunicorn_app()"],
             cwd=Path(__file__).resolve().parents[1], env=env, stdout=log, stderr=subprocess.STDOUT)

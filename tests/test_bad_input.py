@@ -359,6 +359,8 @@ BAD_CONFIGS = {
     "no-threads": ("[server]\nthreads = 0\n", ("'threads'", "above zero")),
     "head-timeout-text": ('[server]\nhead_timeout = "10s"\n', ("'head_timeout'", "number of seconds")),
     "no-haves": ("[git]\nmax_fetch_haves = -1\n", ("'max_fetch_haves'", "above zero")),
+    "proxy-not-an-address": ('[access]\ntrusted_proxies = ["proxy.local"]\n', ("'trusted_proxies'", "proxy.local")),
+    "proxies-not-a-list": ('[access]\ntrusted_proxies = "127.0.0.1"\n', ("'trusted_proxies'", "a list")),
 }
 
 

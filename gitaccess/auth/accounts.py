@@ -64,6 +64,15 @@ def canonical_user_name(titles: TitleCodec, name: str) -> str:
     return text
 
 
+def login_account_name(titles: TitleCodec, login: str) -> str:
+    """The canonical name of the account a login is for (``Name`` for the BotPassword ``Name@app``),
+    or the empty string when it names no valid account (no password opens one)."""
+    try:
+        return canonical_user_name(titles, login.partition(BOT_SEPARATOR)[0])
+    except InvalidUserName:
+        return ""
+
+
 @dataclass(frozen=True)
 class Account:
     """An authenticated wiki user, and what they may do through git."""

@@ -38,3 +38,6 @@ class AccessSettings(Protocol):
 
     @property
     def allow_insecure_http(self) -> bool: ...
+
+    @property
+    def trusted_proxies(self) -> tuple[str, ...]: ...

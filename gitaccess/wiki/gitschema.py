@@ -1,14 +1,16 @@
 """gitaccess's own tables, added beside MediaWiki's (names from the original extension).
 
 ``git_hash`` is the journal: one row per commit ever served, in order, with
-everything needed to rebuild it byte for byte. Migrations under
+everything needed to rebuild it byte for byte; ``git_throttle`` holds recent
+login attempts, shared by every worker (gitaccess.wiki.throttle). Migrations under
 ``migrations/`` create and evolve these tables; this module is what the code
-queries, and the first migration creates exactly these definitions.
+queries: the first migration creates every table defined here, and each
+later one adds its tables to a database made before it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, SmallInteger, Table
+from sqlalchemy import BigInteger, Column, Double, Index, Integer, LargeBinary, MetaData, SmallInteger, Table
 from sqlalchemy.dialects import mysql
 
 from gitaccess.wiki.types import WikiString
@@ -89,6 +91,23 @@ def git_tables(metadata: MetaData, prefix: str = "") -> dict[str, Table]:
             prefix + "git_site", metadata,
             Column("gs_key", WikiString("string", 64), primary_key=True),
             Column("gs_value", WikiString("text", 65535), nullable=False),
+        ),
+        Table(
+            prefix + "git_throttle", metadata,
+            Column("gt_id", _BIGID, primary_key=True, autoincrement=True),
+            # The canonical user name the login was for, and the client's address (an IPv6
+            # client's /64 network).
+            Column("gt_account", WikiString("string", 255), nullable=False),
+            Column("gt_address", WikiString("string", 255), nullable=False),
+            # 0: a failed login, or one whose password is being checked; 1: a successful one,
+            # which makes the address known for the account.
+            Column("gt_known", SmallInteger, nullable=False),
+            # When the row stops counting, in seconds since the epoch.
+            Column("gt_expires", Double, nullable=False),
+            Index(prefix + "gt_account", "gt_account", "gt_expires"),
+            Index(prefix + "gt_address", "gt_address", "gt_expires"),
+            Index(prefix + "gt_expires", "gt_expires"),
+            sqlite_autoincrement=True,
         ),
     ]
     return {t.name[len(prefix):]: t for t in tables}

@@ -8,23 +8,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gitaccess.config import load_config
 from gitaccess.siteinfo import disagreements, fetch_siteinfo
-from tests.mediawiki import MediaWikiPeer, running_peer
+from tests.mediawiki import MediaWikiPeer
 
 pytestmark = pytest.mark.mediawiki
 GITACCESS = Path(sys.executable).parent / "gitaccess"
-
-
-@pytest.fixture(scope="module")
-def peer() -> Iterator[MediaWikiPeer]:
-    with running_peer("sqlite") as started:
-        yield started
 
 
 def from_wiki(peer: MediaWikiPeer, directory: Path) -> Path:
@@ -47,6 +40,7 @@ def test_the_written_configuration_is_the_wikis(peer: MediaWikiPeer, tmp_path: P
     assert (config.max_upload_size, config.max_page_size) == (general["maxuploadsize"], general["maxarticlesize"])
     assert sorted(config.subpages or ()) == sorted(ns["id"] for ns in info["namespaces"].values() if ns.get("subpages"))
     assert config.api_url == peer.api_url
+    assert config.first_letter == {"1.39": "upper", "1.43": "title"}[peer.version]
     assert disagreements(config, fetch_siteinfo(peer.api_url)) == []
     again = subprocess.run([str(GITACCESS), "config", "from-wiki", peer.api_url, "--output", str(toml)],
                            cwd=tmp_path, capture_output=True, text=True, timeout=120)

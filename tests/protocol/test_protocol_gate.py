@@ -1,4 +1,8 @@
-"""The gate: challenges, rights, plain-HTTP refusal, throttling and the credentials cache."""
+"""The gate: challenges, rights, plain-HTTP refusal, throttling and the credentials cache.
+
+The throttling rule with a wiki's own accounts, behind a proxy and under
+gunicorn is tested in test_protocol_throttle.py.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,16 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from gitaccess.auth.accounts import Account, Authenticator
+from gitaccess.app import wiki_gate
+from gitaccess.auth.accounts import Account
 from gitaccess.config import Config
 from gitaccess.errors import AuthError
 from gitaccess.auth.passwords import hash_password
-from gitaccess.protocol.gate import Gate
 from gitaccess.protocol.gitdir import GitDirRepository
 from gitaccess.site import Site
 from gitaccess.wiki import standalone
 from gitaccess.wiki.writer import WikiWriter
-from tests.protocol_helpers import REPO_NAME, GitClient, dev_server, make_app, make_history, rev_parse
+from tests.protocol_helpers import REPO_NAME, GitClient, dev_server, gate_for, make_app, make_history, rev_parse
 
 INFO_REFS = "/wiki.git/info/refs?service=git-upload-pack"
 SITE_NAME = 'Example "Wiki"'
@@ -64,14 +68,16 @@ def accounts() -> Accounts:
     return Accounts()
 
 
-def client_for(repository: GitDirRepository, accounts: Accounts, clock: Clock, **config: object) -> FlaskClient:
-    gate = Gate(Config(site_name=SITE_NAME, repository=REPO_NAME, **config), accounts, clock=clock)  # type: ignore[arg-type]
+def client_for(repository: GitDirRepository, accounts: Accounts, clock: Clock, attempts: Path,
+               **config: object) -> FlaskClient:
+    settings = Config(site_name=SITE_NAME, repository=REPO_NAME, **config)  # type: ignore[arg-type]
+    gate = gate_for(settings, accounts, attempts, clock=clock)
     return make_app(repository, gate).test_client()
 
 
 @pytest.fixture
-def client(repository: GitDirRepository, accounts: Accounts, clock: Clock) -> FlaskClient:
-    return client_for(repository, accounts, clock)
+def client(repository: GitDirRepository, accounts: Accounts, clock: Clock, tmp_path: Path) -> FlaskClient:
+    return client_for(repository, accounts, clock, tmp_path)
 
 
 def basic(login: str, password: str) -> dict[str, str]:
@@ -102,38 +108,40 @@ def test_verified_credentials_are_cached_briefly(client: FlaskClient, accounts: 
     assert accounts.checks == 2
 
 
-def test_failed_logins_are_throttled_per_account_and_address(client: FlaskClient, accounts: Accounts,
-                                                              clock: Clock) -> None:
+def test_an_address_with_five_failures_is_refused_for_every_account(client: FlaskClient, accounts: Accounts,
+                                                                     clock: Clock) -> None:
     for _ in range(5):
         assert client.get(INFO_REFS, headers=basic("Alice", "guess")).status_code == 401
+        clock.now += 1
     throttled = client.get(INFO_REFS, headers=basic("Alice", "right"))
-    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "60"
-    elsewhere = client.get(INFO_REFS, headers=basic("alice", "right"), environ_base={"REMOTE_ADDR": "127.0.0.2"})
-    assert elsewhere.status_code == 429  # the account is throttled from any address
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "55"  # when the first failure expires
+    assert "from your address" in throttled.get_data(as_text=True)
     other_account = client.get(INFO_REFS, headers=basic("Carol", "x"))
-    assert other_account.status_code == 429  # and the address for any account
-    assert accounts.checks == 5
-    clock.now += 61
+    assert other_account.status_code == 429  # the address is refused for any account
+    elsewhere = client.get(INFO_REFS, headers=basic("Alice", "right"), environ_base={"REMOTE_ADDR": "127.0.0.2"})
+    assert elsewhere.status_code == 200  # one address's failures refuse no other address
+    assert accounts.checks == 6
+    clock.now += 55
     assert client.get(INFO_REFS, headers=basic("Alice", "right")).status_code == 200
 
 
 def test_plain_http_credentials_are_refused_except_on_loopback(repository: GitDirRepository, accounts: Accounts,
-                                                                 clock: Clock) -> None:
+                                                                 clock: Clock, tmp_path: Path) -> None:
     remote = {"REMOTE_ADDR": "203.0.113.9"}
-    client = client_for(repository, accounts, clock)
+    client = client_for(repository, accounts, clock, tmp_path)
     refused = client.get(INFO_REFS, headers=basic("Alice", "right"), environ_base=remote)
     assert refused.status_code == 403 and "https://" in refused.get_data(as_text=True)
     assert client.get(INFO_REFS, environ_base=remote).status_code == 403  # no invitation to send them either
     secure = client.get(INFO_REFS, headers=basic("Alice", "right"), base_url="https://wiki.example",
                         environ_base=remote)
     assert secure.status_code == 200
-    allowed = client_for(repository, accounts, clock, allow_insecure_http=True)
+    allowed = client_for(repository, accounts, clock, tmp_path, allow_insecure_http=True)
     assert allowed.get(INFO_REFS, headers=basic("Alice", "right"), environ_base=remote).status_code == 200
     assert accounts.checks == 2
 
 
-def test_anonymous_read(repository: GitDirRepository, accounts: Accounts, clock: Clock) -> None:
-    client = client_for(repository, accounts, clock, anonymous_read=True)
+def test_anonymous_read(repository: GitDirRepository, accounts: Accounts, clock: Clock, tmp_path: Path) -> None:
+    client = client_for(repository, accounts, clock, tmp_path, anonymous_read=True)
     assert client.get(INFO_REFS).status_code == 200
     assert client.get(INFO_REFS, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
     assert client.get(INFO_REFS, headers=basic("Alice", "wrong")).status_code == 401
@@ -159,7 +167,7 @@ def credential_helper(login: str, password: str) -> str:
 @pytest.mark.parametrize("protocol", [0, 2], ids=["v0", "v2"])
 def test_git_with_wiki_accounts(repository: GitDirRepository, tmp_path: Path, protocol: int) -> None:
     site = make_wiki(tmp_path)
-    app = make_app(repository, Gate(site.config, Authenticator(site).authenticate))
+    app = make_app(repository, wiki_gate(site))
     git = GitClient(tmp_path / "home", protocol)
     with dev_server(app) as server:
         anonymous = git("clone", server.url, str(tmp_path / "a"), check=False)

@@ -46,6 +46,7 @@ from tests.protocol_helpers import (
     RequestRecorder,
     Served,
     dev_server,
+    gate_for,
     make_history,
     raw_request,
     rev_parse,
@@ -112,7 +113,7 @@ def push_app(served: Path, decide: ApplyingDecider | None, settings: PushSetting
              gate: Gate | None = None) -> Iterator[Flask]:
     """The git endpoints serving ``served``; by default behind a gate where only Alice may push."""
     repository = GitDirRepository(served)
-    gate = gate or Gate(Config(repository=REPO_NAME), pushers)
+    gate = gate or gate_for(Config(repository=REPO_NAME), pushers, served.parent / "attempts")
     app = Flask("gitaccess_receive_tests")
     app.register_blueprint(git_blueprint(lambda: repository, gate, decide, settings))
     try:

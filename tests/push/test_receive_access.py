@@ -12,13 +12,12 @@ from sqlalchemy import insert, select
 from gitaccess.auth.accounts import Authenticator
 from gitaccess.config import Config
 from gitaccess.auth.passwords import hash_password
-from gitaccess.protocol.gate import Gate
 from gitaccess.protocol.http import PUSH_REQUEST
 from gitaccess.protocol.receive_pack import PushSettings
 from gitaccess.site import Site
 from gitaccess.wiki.types import wiki_timestamp
 from gitaccess.wiki.writer import WikiWriter
-from tests.protocol_helpers import REPO_NAME, GitClient, dev_server, make_history, run_git
+from tests.protocol_helpers import REPO_NAME, GitClient, dev_server, gate_for, make_history, run_git
 from tests.protocol.test_receive_pack import ApplyingDecider, pushers, push_app
 
 ADVERTISEMENT = "/wiki.git/info/refs?service=git-receive-pack"
@@ -54,8 +53,8 @@ def test_who_may_push(wiki: Site, tmp_path: Path) -> None:
         carol = writer.create_user("Carol", hash_password("carol-secret"), ("sysop",))
         block(wiki, writer, carol, "Carol", by="Alice")
     served = make_history(tmp_path / "served.git", 5)
-    gate = Gate(dataclasses.replace(wiki.config, repository=REPO_NAME, anonymous_read=True),
-                Authenticator(wiki).authenticate)
+    gate = gate_for(dataclasses.replace(wiki.config, repository=REPO_NAME, anonymous_read=True),
+                    Authenticator(wiki).authenticate, tmp_path / "attempts")
     with push_app(served, ApplyingDecider(served), PushSettings(tmp_path / "quarantine"), gate) as app:
         client = app.test_client()
         for status, text in attempts(client, {}):
@@ -77,7 +76,7 @@ def test_plain_http_and_disabled_pushing(tmp_path: Path) -> None:
     with push_app(served, ApplyingDecider(served), PushSettings(tmp_path / "quarantine")) as app:
         for status, text in attempts(app.test_client(), basic("Alice", "alice-secret"), REMOTE_ADDR="203.0.113.9"):
             assert status == 403 and "use https://" in text
-    gate = Gate(Config(repository=REPO_NAME, anonymous_read=True), pushers)
+    gate = gate_for(Config(repository=REPO_NAME, anonymous_read=True), pushers, tmp_path / "attempts")
     with push_app(served, None, PushSettings(tmp_path / "quarantine"), gate) as app:
         for status, text in attempts(app.test_client(), basic("Alice", "alice-secret")):
             assert status == 403 and text.endswith("pushing is not enabled on this server\n")

@@ -17,12 +17,12 @@ from flask import Flask
 
 from gitaccess.auth.accounts import Account
 from gitaccess.config import Config
-from gitaccess.protocol.gate import Gate
 from gitaccess.protocol.gitdir import GitDirRepository
 from gitaccess.protocol.http import git_blueprint
 from gitaccess.protocol.quarantine import QuarantinedObjects
 from gitaccess.protocol.receive_pack import PushResult, PushSettings, RefUpdate
-from tests.protocol_helpers import GUNICORN_ACCESS_LOG, REPO_NAME, GitClient, Served, make_history, rev_parse, run_git
+from tests.protocol_helpers import (GUNICORN_ACCESS_LOG, REPO_NAME, GitClient, Served, gate_for, make_history,
+                                    rev_parse, run_git)
 from tests.protocol.test_receive_pack import (
     ALICE,
     IDENTITY,
@@ -54,8 +54,9 @@ def gunicorn_push_app() -> Flask:
     served = Path(os.environ["GITACCESS_TEST_REPOSITORY"])
     repository = GitDirRepository(served)
     settings = PushSettings(Path(os.environ["GITACCESS_TEST_QUARANTINE"]), max_pack_bytes=MAX_PACK_BYTES)
+    gate = gate_for(Config(repository=REPO_NAME), pushers, served.parent / "attempts")
     app = Flask("gitaccess_receive_gunicorn")
-    app.register_blueprint(git_blueprint(lambda: repository, Gate(Config(repository=REPO_NAME), pushers),
+    app.register_blueprint(git_blueprint(lambda: repository, gate,
                                          JournalingDecider(served, messages=("Saving under gunicorn",)), settings))
     return app
 
