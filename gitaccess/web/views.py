@@ -139,7 +139,7 @@ def web_blueprint(site: Site, repositories: Callable[[], WikiRepository], gate: 
             abort(403, f"the wiki account {account.name!r} is blocked on the wiki, so it cannot edit")
         try:
             made = restore(repositories(), account, path, sha, request.form.get("head", ""),
-                           request.remote_addr or "")
+                           gate.client_address(request))
         except PushRefused as refused:
             flash(f"Not restored: {refused}", "error")
             return redirect(url_for("web.version", sha=sha, path=path), 303)
