@@ -326,7 +326,7 @@ def refresh() -> None:
     if head is None:
         click.echo("the wiki has no history to serve yet")
     else:
-        click.echo(f"serving {head[0] + 1} commits; {repo.head().decode()} is {head[1].decode()}")
+        click.echo(f"serving {head.position + 1} commits; {repo.head().decode()} is {head.sha.decode()}")
 
 
 @cli.command()

@@ -26,7 +26,7 @@ from dulwich.objects import ShaFile
 
 from gitaccess.cache.objectcache import STATE_INTERVAL, CacheDamaged, ObjectCache
 from gitaccess.cache.writer import append_beside
-from gitaccess.journal.history import History, Progress, StaleCache
+from gitaccess.journal.history import CountProgress, History, StaleCache
 from gitaccess.journal.state import NewCommit, WikiState
 from gitaccess.protocol.repository import ObjectEntry
 from gitaccess.site import Site
@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 #: Told (what, done, total) while a refresh works: "replaying the journal" (commits the cache
 #: lacks or must rebuild the wiki's state from), then "journaling the wiki" (new activity).
-RefreshProgress = Callable[[str, int, int], None]
+PhaseProgress = Callable[[str, int, int], None]
 #: Commits to make (ones the journal has and the cache lacks, or wiki activity the journal has
 #: not read) from which a second process stores them while this one makes them (a first
 #: build, a deleted cache, a long absence; see gitaccess.cache.writer).
@@ -71,7 +71,7 @@ class WikiRepository:
             self._kept_states[self.cache.directory] = value
 
     # --- keeping up
-    def refresh(self, progress: RefreshProgress | None = None) -> None:
+    def refresh(self, progress: PhaseProgress | None = None) -> None:
         """Catch the cache up with the journal and the journal up with the wiki; a cache
         removed or damaged is rebuilt first. Raises CacheFull when the cache's disk is full."""
         self._rebuilt_if_damaged(lambda: self._refresh(progress))
@@ -86,7 +86,7 @@ class WikiRepository:
             self._refresh(None)
             return step()
 
-    def _refresh(self, progress: RefreshProgress | None) -> None:
+    def _refresh(self, progress: PhaseProgress | None) -> None:
         if self.cache.vanished():  # removed, or rebuilt by another process
             log.warning("the object cache in %s is not the one this process opened: opening it again",
                         self.cache.directory)
@@ -95,13 +95,13 @@ class WikiRepository:
             journal_head = self.history.head(conn)
             marks = self.history.marks(conn)
         cached = self.cache.head()
-        if (cached[1] if cached else None) == journal_head and not self.history.behind(marks):
+        if (cached.sha if cached else None) == journal_head and not self.history.behind(marks):
             return
         with self.cache.locked():
             kept, self._kept = self._kept, None  # changed below: kept again once stored
             with self.site.db.read() as conn:  # only now: a fetch with nothing new never asks
                 journal_end = self.history.last_position(conn)
-            beside = journal_end - (cached[0] + 1 if cached else 0) >= BESIDE_COMMITS
+            beside = journal_end - (cached.position + 1 if cached else 0) >= BESIDE_COMMITS
             for _attempt in range(3):
                 replaying = _phase(progress, "replaying the journal")
                 try:
@@ -109,17 +109,17 @@ class WikiRepository:
                 except StaleCache:
                     self.cache.reset()  # history was redacted: rebuild from the journal
                     state = self._replay(None, replaying, journal_end >= BESIDE_COMMITS)
-                head = self.cache.head()
-                kept = (head[1] if head else None, state)
+                head_sha = self.cache.head_sha()
+                kept = (head_sha, state)
                 try:
-                    self._store(self.history.catch_up(state, head[1] if head else None,
+                    self._store(self.history.catch_up(state, head_sha,
                                                       _phase(progress, "journaling the wiki")), state,
                                 beside=self.history.ahead(marks) >= BESIDE_COMMITS)
                 except StaleCache:
                     continue  # another server journaled meanwhile: replay its commits, then try again
                 return
 
-    def _replay(self, kept: tuple[bytes | None, WikiState] | None, progress: Progress | None,
+    def _replay(self, kept: tuple[bytes | None, WikiState] | None, progress: CountProgress | None,
                 beside: bool = False) -> WikiState:
         """The cache brought to the journal's head; returns the state there."""
         state, rest = self._advance(kept, progress)
@@ -127,7 +127,7 @@ class WikiRepository:
         return state
 
     def _advance(self, kept: tuple[bytes | None, WikiState] | None,
-                 progress: Progress | None = None) -> tuple[WikiState, Iterator[NewCommit]]:
+                 progress: CountProgress | None = None) -> tuple[WikiState, Iterator[NewCommit]]:
         """A state brought to the cache's head, and the journal's commits after it, to be made.
 
         The state starts from ``kept`` (one this process holds, with the
@@ -175,8 +175,7 @@ class WikiRepository:
             kept, self._kept = self._kept, None
             if kept is not None and kept[0] == head:
                 return kept[1]
-            current = self.cache.head()
-            if (current[1] if current else None) != head:
+            if self.cache.head_sha() != head:
                 raise StaleCache("the served history moved on while the push was read")
             return self._at_cache_head(kept)
 
@@ -190,10 +189,10 @@ class WikiRepository:
         with self.cache.locked():
             if self._kept is not None or self.cache.state_commit() is None:
                 return
-            head = self.cache.head()
+            head_sha = self.cache.head_sha()
             state = self._at_cache_head(None)
             self.history.place(state)
-            self._kept = (head[1] if head else None, state)
+            self._kept = (head_sha, state)
 
     def _append(self, made: Iterable[NewCommit], state: WikiState, beside: bool) -> None:
         """Cache commits, in this process or (``beside``) a second one."""
@@ -204,8 +203,7 @@ class WikiRepository:
 
     def _store(self, made: Iterable[NewCommit], state: WikiState, *, beside: bool = False) -> None:
         self._append(made, state, beside)
-        head = self.cache.head()
-        self._kept = (head[1] if head else None, state)
+        self._kept = (self.cache.head_sha(), state)
 
     def store(self, made: list[NewCommit], state: WikiState, parent: bytes | None) -> None:
         """Cache commits just journaled on top of ``parent`` (a push's), sparing their replay.
@@ -216,8 +214,7 @@ class WikiRepository:
         """
         try:
             with self.cache.locked():
-                head = self.cache.head()
-                if (head[1] if head else None) == parent:
+                if self.cache.head_sha() == parent:
                     self._kept = None
                     self._store(made, state)
         except CacheDamaged as damage:  # the journal has the commits: the next refresh stores them
@@ -225,8 +222,8 @@ class WikiRepository:
 
     # --- what upload-pack asks
     def refs(self) -> dict[bytes, bytes]:
-        head = self._rebuilt_if_damaged(self.cache.head)
-        return {self.head(): head[1]} if head else {}
+        head = self._rebuilt_if_damaged(self.cache.head_sha)
+        return {self.head(): head} if head else {}
 
     def head(self) -> bytes:
         return b"refs/heads/" + self.site.config.branch.encode("utf-8")
@@ -272,7 +269,7 @@ class _ServedObjects:
         return ShaFile.from_raw_string(*self.get_raw(sha), sha if len(sha) == 40 else None)
 
 
-def _phase(progress: RefreshProgress | None, what: str) -> Progress | None:
+def _phase(progress: PhaseProgress | None, what: str) -> CountProgress | None:
     """``progress`` told of one phase of a refresh."""
     if progress is None:
         return None

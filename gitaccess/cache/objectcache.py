@@ -39,7 +39,7 @@ import struct
 import zlib
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence, TypeVar
 
 from dulwich.errors import ApplyDeltaError, ChecksumMismatch
 from dulwich.object_format import SHA1
@@ -184,6 +184,13 @@ class NewCommit(Protocol):
     deltas: Mapping[bytes, bytes]
 
 
+class CachedHead(NamedTuple):
+    """The newest cached commit: its position on the journal's line (from 0) and its id."""
+
+    position: int
+    sha: bytes
+
+
 class ObjectCache:
     """A directory of cached objects for one repository."""
 
@@ -254,8 +261,8 @@ class ObjectCache:
             if _trailer(pack, 0) != name.removeprefix("pack-") or _trailer(index, 20) != name.removeprefix("pack-"):
                 return f"the pack {name} it lists is not whole"
         head = self.head()
-        if head is not None and head[1] not in self._objects:
-            return f"its head commit {head[1].decode()} is in none of its packs"
+        if head is not None and head.sha not in self._objects:
+            return f"its head commit {head.sha.decode()} is in none of its packs"
         return None
 
     def _remove_unlisted(self) -> None:
@@ -340,12 +347,17 @@ class ObjectCache:
         if listed is not None:
             raise CacheDamaged(f"the object cache in {self.directory} lists {hex_sha}, and none of its packs has it")
 
-    def head(self) -> tuple[int, bytes] | None:
-        """(position, sha) of the newest cached commit."""
+    def head(self) -> CachedHead | None:
+        """The newest cached commit (None: the cache is empty)."""
         with self._index() as conn:
             row = conn.execute(select(_commits.c.position, _commits.c.sha)
                                .order_by(_commits.c.position.desc()).limit(1)).first()
-        return (row[0], row[1].encode("ascii")) if row else None
+        return CachedHead(row[0], row[1].encode("ascii")) if row else None
+
+    def head_sha(self) -> bytes | None:
+        """The newest cached commit's id (None: the cache is empty)."""
+        head = self.head()
+        return head.sha if head else None
 
     def state_commit(self) -> bytes | None:
         """The commit the stored wiki state belongs to, without reading the state (every
@@ -378,7 +390,7 @@ class ObjectCache:
         stored) or CacheDamaged (:meth:`discard` the cache).
         """
         head = self.head()
-        first = position = head[0] + 1 if head else 0
+        first = position = head.position + 1 if head else 0
         writer = _PackWriter(self.pack_dir, self.object_store.get_raw)
         # Only the cache's own steps are looked at as damage: ``made`` and ``state`` read the
         # wiki, whose failures are the caller's, as they are.

@@ -59,7 +59,8 @@ MAX_WARNINGS = 100
 #: Distinct contributors whose actor ids are remembered between revisions.
 _ACTOR_CACHE_SIZE = 10_000
 
-Progress = Callable[[int], None]
+#: Told how many bytes of the dump file were read.
+ByteProgress = Callable[[int], None]
 
 
 @dataclass
@@ -79,7 +80,7 @@ def import_dump(
     site: Site,
     source: str | os.PathLike[str] | BinaryIO,
     *,
-    progress: Progress | None = None,
+    progress: ByteProgress | None = None,
 ) -> ImportStats:
     """Import a MediaWiki XML dump (plain, .gz or .bz2; a path or a binary stream) into ``site``.
 
@@ -130,7 +131,7 @@ def _binary(source: str | os.PathLike[str] | BinaryIO) -> Iterator[BinaryIO]:
 class _CountingReader(io.RawIOBase):
     """Passes the source through, reporting how many bytes were consumed."""
 
-    def __init__(self, source: BinaryIO, progress: Progress | None) -> None:
+    def __init__(self, source: BinaryIO, progress: ByteProgress | None) -> None:
         super().__init__()
         self._source = source
         self._progress = progress

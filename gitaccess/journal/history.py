@@ -80,7 +80,7 @@ class PushedCommit:
 #: Journaled commits whose activity is read from the database together while replaying.
 REPLAY_CHUNK = 500
 #: Told (done, total) as long work goes on: commits replayed, units of wiki activity journaled.
-Progress = Callable[[int, int], None]
+CountProgress = Callable[[int, int], None]
 T = TypeVar("T")
 #: How long an id missing below the high-water marks is looked for (a long MediaWiki transaction).
 GAP_SECONDS = 3600
@@ -170,7 +170,7 @@ class History:
         return max(rev - marks.rev, 0) + max(log_id - marks.log, 0)
 
     # --- catching up
-    def catch_up(self, state: WikiState, head: bytes | None, progress: Progress | None = None) -> Iterator[NewCommit]:
+    def catch_up(self, state: WikiState, head: bytes | None, progress: CountProgress | None = None) -> Iterator[NewCommit]:
         """Journal every unit of new wiki activity as a commit, in one transaction.
 
         ``state`` and ``head`` are the cache's, which must be the journal's
@@ -369,7 +369,7 @@ class History:
             if layout_id is not None:
                 self._builder(conn, state, Marks(0, 0), self.layout(conn, layout_id)).tree()
 
-    def replay(self, state: WikiState, after: bytes | None, progress: Progress | None = None) -> Iterator[NewCommit]:
+    def replay(self, state: WikiState, after: bytes | None, progress: CountProgress | None = None) -> Iterator[NewCommit]:
         """Rebuild the journal's commits after ``after`` (None: from the start), checking each SHA-1.
 
         Raises :class:`StaleCache` when ``after`` is no longer in the journal
@@ -485,7 +485,7 @@ class History:
             )
         return made
 
-    def verify(self, progress: Progress | None = None) -> int:
+    def verify(self, progress: CountProgress | None = None) -> int:
         """Rebuild every journaled commit from the database; returns how many.
 
         Raises :class:`RebuildMismatch` (a :class:`HistoryError`) naming the
@@ -596,7 +596,7 @@ def _why_different(unit: Unit) -> str:
     return "the wiki's database or upload directory changed under published history"
 
 
-def _counted(items: Sequence[T], progress: Progress | None) -> Iterator[T]:
+def _counted(items: Sequence[T], progress: CountProgress | None) -> Iterator[T]:
     """``items`` one by one, telling ``progress`` how many are done after each."""
     if progress is not None:
         progress(0, len(items))

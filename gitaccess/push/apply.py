@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 #: Told what the push is doing, for the client's progress lines.
-Progress = Callable[[str], None]
+Say = Callable[[str], None]
 
 
 def apply_push(site: Site, history: History, conn: Connection, head: bytes | None, state: WikiState,
                plans: list[CommitPlan], side: list[Commit], objects: PushedObjects, editor: Editor,
-               rights: Rights, progress: Progress) -> list[NewCommit]:
+               rights: Rights, progress: Say) -> list[NewCommit]:
     """Make the planned commits' changes in the wiki and journal them, in ``conn``'s transaction.
 
     ``state``, the wiki state at the served ``head``, becomes the state after

@@ -10,13 +10,11 @@ journaled in one transaction (:mod:`gitaccess.push.apply`).
 
 from __future__ import annotations
 
-from typing import Callable
-
 from gitaccess.auth.accounts import Account
 from gitaccess.auth.permissions import Rights
 from gitaccess.journal.history import StaleCache
 from gitaccess.journal.state import WikiState
-from gitaccess.push.apply import apply_push
+from gitaccess.push.apply import Say, apply_push
 from gitaccess.push.errors import STALE, PushRefused
 from gitaccess.push.plan import plan_push
 from gitaccess.push.rules import ZERO, check_objects, check_ref, pushed_commits
@@ -26,8 +24,6 @@ from gitaccess.wiki import variant
 from gitaccess.site import Site
 from gitaccess.wiki.writer import Editor
 
-#: Told what the push is doing, for the client's progress lines.
-Progress = Callable[[str], None]
 
 
 class Receiver:
@@ -40,7 +36,7 @@ class Receiver:
         self.ref = repository.head()
 
     def receive(self, account: Account, old: bytes, new: bytes, ref: bytes, objects: PushedObjects,
-                address: str = "", progress: Progress = lambda _m: None) -> None:
+                address: str = "", progress: Say = lambda _m: None) -> None:
         """Update ``ref`` from ``old`` to ``new`` as ``account`` (from ``address``): the pushed
         commits become the pusher's wiki edits, and the served history.
 
