@@ -64,7 +64,7 @@ SUMMARIES = ("", "fix typo", "copyedit", "update", "expand section", "add refere
              "/* History */ more detail", "/* See also */ add link", "clean up", "formatting", "per talk page",
              "minor", "reword intro", "wikify", "update figures for the new year", "merge from draft")
 
-# Titles that need aliases (DESIGN.md: characters Windows forbids, device names, .git, trailing dot,
+# Titles that need aliases (docs/repository.md: characters Windows forbids, device names, .git, trailing dot,
 # a component over 255 bytes) and titles that differ only by case. Each is parsed by the wiki's
 # title rules; one that is not a valid title is left out.
 HOSTILE = ("Who*", "What?", 'Say_"hi"', "Back\\slash", "A:B_ratio", "CON", "Nul.txt", "Com1", "Lpt9.log",

@@ -383,40 +383,54 @@ GUNICORN_ACCESS_LOG = ("%(m)s %(U)s %(s)s framing=%({transfer-encoding}i)s encod
                        "worker=%(p)s")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
+def wait_until_listening(port: int, process: subprocess.Popen[bytes], log_file: Path, timeout: float = 30) -> None:
+    """Return once ``process`` accepts connections on ``port``; fail with its log if it exits
+    or does not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the server did not start:\n{log_file.read_text()}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
-def gunicorn_server(repository: Path, log_file: Path, wiki_db: str, workers: int = 1) -> Iterator[Served]:
-    """``gunicorn_app`` under gunicorn's gthread workers, as ``gitaccess serve`` runs it."""
-    port = _free_port()
-    env = {**os.environ, "GITACCESS_TEST_REPOSITORY": str(repository), "GITACCESS_TEST_WIKI_DB": wiki_db,
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+def gunicorn_process(app: str, log_file: Path, env: dict[str, str], *, workers: int = 1,
+                     access_log: bool = True) -> Iterator[str]:
+    """The WSGI app ``app`` ("module:factory()") under gunicorn's gthread workers, run from the
+    repository's root with ``env`` added to the environment; yields its base URL."""
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    logging_options = ["--access-logfile", "-", "--access-logformat", GUNICORN_ACCESS_LOG] if access_log else []
     with log_file.open("wb") as log:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
              "--worker-class", "gthread", "--threads", "4", "--workers", str(workers), "--timeout", "120",
-             "--no-control-socket", "--access-logfile", "-", "--access-logformat", GUNICORN_ACCESS_LOG,
-             "tests.protocol_helpers:gunicorn_app()"],
-            cwd=Path(__file__).resolve().parents[1], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+             "--no-control-socket", *logging_options, app],
+            cwd=root, env={**os.environ, "PYTHONPATH": str(root), **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gunicorn did not start:\n{log_file.read_text()}") from None
-                time.sleep(0.1)
-        yield Served(f"{base}/{REPO_NAME}.git", base)
+        wait_until_listening(port, process, log_file)
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(20)
+
+
+@contextmanager
+def gunicorn_server(repository: Path, log_file: Path, wiki_db: str, workers: int = 1) -> Iterator[Served]:
+    """``gunicorn_app`` under gunicorn's gthread workers, as ``gitaccess serve`` runs it."""
+    env = {"GITACCESS_TEST_REPOSITORY": str(repository), "GITACCESS_TEST_WIKI_DB": wiki_db}
+    with gunicorn_process("tests.protocol_helpers:gunicorn_app()", log_file, env, workers=workers) as base:
+        yield Served(f"{base}/{REPO_NAME}.git", base)
 
 
 # ---------------------------------------------------------------------------- raw HTTP

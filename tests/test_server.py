@@ -21,14 +21,9 @@ from gitaccess.repository import WikiRepository
 from gitaccess.site import Site
 from gitaccess.wiki import standalone
 from tests.conftest import SHARED
+from tests.protocol_helpers import free_port, wait_until_listening
 
 GITACCESS = Path(sys.executable).parent / "gitaccess"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_building_the_app_starts_no_thread_and_holds_no_connection(tmp_path: Path) -> None:
@@ -57,13 +52,13 @@ def test_every_worker_answers_after_each_of_twenty_restarts_with_a_cache(tmp_pat
                        timeout=120)
     assert (tmp_path / "gitaccess-data" / "cache").is_dir()
     for restart in range(20):
-        port = _free_port()
+        port = free_port()
         log = tmp_path / f"serve-{restart}.log"
         with log.open("wb") as out:
             server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port), "--workers", "2"],
                                       cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            _wait_for(port, server, log)
+            wait_until_listening(port, server, log)
             for attempt in range(12):  # enough to reach both workers
                 listed = subprocess.run(["git", "ls-remote", f"http://127.0.0.1:{port}/wiki.git", "HEAD"],
                                         capture_output=True, text=True, timeout=30,
@@ -76,16 +71,6 @@ def test_every_worker_answers_after_each_of_twenty_restarts_with_a_cache(tmp_pat
             server.wait(20)
 
 
-def _wait_for(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gitaccess serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
 
 
 @contextmanager
@@ -95,13 +80,13 @@ def _serving(place: Path, *options: str, settings: str = "") -> Iterator[tuple[i
     (place / "gitaccess.toml").write_text('[access]\nanonymous_read = true\n' + settings)
     env = {**os.environ, "GITACCESS_CONFIG": str(place / "gitaccess.toml")}
     env.pop("GITACCESS_DB", None)
-    port = _free_port()
+    port = free_port()
     log = place / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port), *options], cwd=place, env=env,
                                   stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for(port, server, log)
+        wait_until_listening(port, server, log)
         yield port, log
     finally:
         server.terminate()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -38,7 +37,7 @@ from gitaccess.site import Site
 from gitaccess.wiki import reader, standalone
 from gitaccess.wiki.writer import Editor, WikiWriter
 from tests.conftest import DatabaseFactory
-from tests.protocol_helpers import GitClient
+from tests.protocol_helpers import GitClient, gunicorn_process
 
 
 DURATION = float(os.environ.get("GITACCESS_STRESS_SECONDS", "60"))
@@ -63,36 +62,11 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def gunicorn(env: dict[str, str], log_file: Path) -> Iterator[str]:
     """``gitaccess.app:create_app()`` under gunicorn, 2 gthread workers; yields the repository URL."""
-    port = _free_port()
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-             "--worker-class", "gthread", "--workers", "2", "--threads", "4", "--timeout", "120",
-             "--no-control-socket", "gitaccess.app:create_app()"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gunicorn did not start:\n{log_file.read_text()}") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/wiki.git"
-    finally:
-        process.terminate()
-        process.wait(20)
+    with gunicorn_process("gitaccess.app:create_app()", log_file, env, workers=2, access_log=False) as base:
+        yield f"{base}/wiki.git"
 
 
 CLONING = threading.Lock()  # clones one at a time; the edits and pushes run together

@@ -40,8 +40,9 @@ class Identity:
 def epoch(timestamp: str) -> int:
     """Seconds since 1970 of a 14-character MediaWiki timestamp (UTC).
 
-    Read field by field: ``strptime`` took a tenth of a cold build's time
-    spent making commits. ``datetime`` still rejects an impossible date.
+    Read field by field: ``strptime`` was a large share of a cold build's
+    time spent making commits (docs/history.md). ``datetime`` still rejects
+    an impossible date. Raises ValueError for anything else.
     """
     if len(timestamp) != 14 or not timestamp.isascii() or not timestamp.isdigit():
         raise ValueError(f"not a MediaWiki timestamp: {timestamp!r}")

@@ -38,7 +38,8 @@ from gitaccess.site import Site
 from gitaccess.wiki import standalone
 from gitaccess.wiki.writer import Editor, WikiWriter
 from tests.protocol_helpers import GitClient, dev_server
-from tests.test_server import GITACCESS, _free_port, _wait_for
+from tests.protocol_helpers import free_port, wait_until_listening
+from tests.test_server import GITACCESS
 
 ROOT = Path(__file__).resolve().parents[2]
 EDITOR = Editor(BENCH_USER, 1, frozenset({"sysop"}))
@@ -167,14 +168,14 @@ def test_a_cache_removed_while_gunicorn_serves_is_rebuilt_without_a_restart(tmp_
     env = {**os.environ, "GITACCESS_CONFIG": str(tmp_path / "wiki" / "gitaccess.toml")}
     env.pop("GITACCESS_DB", None)
     cache = Site(config_for(tmp_path / "wiki")).config.data_directory / "cache"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port), "--workers", "2"],
                                   cwd=tmp_path / "wiki", env=env, stdout=out, stderr=subprocess.STDOUT)
     git = GitClient(tmp_path / "home", protocol=2)
     try:
-        _wait_for(port, server, log)
+        wait_until_listening(port, server, log)
         url = f"http://127.0.0.1:{port}/wiki.git"
         git("clone", "-q", url, str(tmp_path / "before"))
         for attempt in range(4):  # enough to reach both workers, each holding the removed cache open
@@ -306,7 +307,7 @@ def _kill_workers_mid_push(tmp_path: Path, kills: int) -> None:
         f'[wiki]\ndata_directory = "{tmp_path / "data"}"\nupload_directory = "{tmp_path / "images"}"\n')
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("GITACCESS_")},
            "GITACCESS_DB": url, "GITACCESS_CONFIG": str(tmp_path / "gitaccess.toml")}
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen([str(GITACCESS), "serve", "--port", str(port), "--workers", "2"],
@@ -317,7 +318,7 @@ def _kill_workers_mid_push(tmp_path: Path, kills: int) -> None:
         git("config", "--global", key, value)
     stop, in_flight = threading.Event(), threading.Event()
     try:
-        _wait_for(port, server, log)
+        wait_until_listening(port, server, log)
         clone = tmp_path / "pusher"
         git("clone", "-q", f"http://127.0.0.1:{port}/wiki.git", str(clone))
         pushing = threading.Thread(target=keep_pushing, args=(git, clone, stop, in_flight), daemon=True)

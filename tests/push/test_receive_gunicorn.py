@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +17,7 @@ from gitaccess.protocol.gitdir import GitDirRepository
 from gitaccess.protocol.http import git_blueprint
 from gitaccess.protocol.quarantine import QuarantinedObjects
 from gitaccess.protocol.receive_pack import PushResult, PushSettings, RefUpdate
-from tests.protocol_helpers import (GUNICORN_ACCESS_LOG, REPO_NAME, GitClient, Served, gate_for, make_history,
+from tests.protocol_helpers import (REPO_NAME, GitClient, Served, gate_for, gunicorn_process, make_history,
                                     rev_parse, run_git)
 from tests.protocol.test_receive_pack import (
     ALICE,
@@ -63,30 +59,8 @@ def gunicorn_push_app() -> Flask:
 
 @contextmanager
 def gunicorn(env: dict[str, str], log_file: Path) -> Iterator[Served]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    root = Path(__file__).resolve().parents[2]
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-             "--worker-class", "gthread", "--threads", "4", "--workers", "1", "--timeout", "120",
-             "--no-control-socket", "--access-logfile", "-", "--access-logformat", GUNICORN_ACCESS_LOG,
-             "tests.push.test_receive_gunicorn:gunicorn_push_app()"],
-            cwd=root, env={**os.environ, **env, "PYTHONPATH": str(root)}, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, log_file.read_text()
-                time.sleep(0.1)
-        yield Served(f"http://127.0.0.1:{port}/{REPO_NAME}.git", f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(10)
+    with gunicorn_process("tests.push.test_receive_gunicorn:gunicorn_push_app()", log_file, env) as base:
+        yield Served(f"{base}/{REPO_NAME}.git", base)
 
 
 class Place:

@@ -1,4 +1,4 @@
-"""gitaccess.tree.layout: DESIGN.md's layout rules for one title at a time."""
+"""gitaccess.tree.layout: the layout rules (docs/repository.md) for one title at a time."""
 
 from __future__ import annotations
 
