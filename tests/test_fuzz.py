@@ -31,7 +31,6 @@ from gitaccess.dumps.reader import DumpError, read_dump
 from gitaccess.errors import DumpImportError
 from gitaccess.objects.entries import parse
 from gitaccess.objects.fsck import commit_problem, gitmodules_problem
-from gitaccess.protocol.gate import Gate
 from gitaccess.protocol.gitdir import GitDirRepository
 from gitaccess.protocol.http import git_blueprint
 from gitaccess.protocol.pktline import FLUSH_PKT, PktReader, ProtocolError, pkt_line
@@ -42,7 +41,7 @@ from gitaccess.titles.namespaces import TALK, Namespaces
 from gitaccess.tree.aliases import AliasesError, AliasRegistry
 from gitaccess.tree.layout import Layout, included_namespaces
 from tests.dumps.test_importer import counts
-from tests.protocol_helpers import REPO_NAME, make_history, rev_parse
+from tests.protocol_helpers import REPO_NAME, gate_for, make_history, rev_parse
 
 settings.register_profile("default", max_examples=150, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -121,7 +120,7 @@ def app(served: Path, quarantine: Path, decider: NeverApplies) -> Iterator[Flask
     repository = GitDirRepository(served)
     settings = PushSettings(quarantine, 1 << 20, 1000, 1 << 20, False)
     flask_app = Flask("gitaccess_fuzz")
-    gate = Gate(Config(repository=REPO_NAME, anonymous_read=True), _anyone)
+    gate = gate_for(Config(repository=REPO_NAME, anonymous_read=True), _anyone, quarantine.parent / "attempts")
     flask_app.register_blueprint(git_blueprint(lambda: repository, gate, decider, settings))
     yield flask_app
     repository.close()

@@ -12,7 +12,7 @@ import pytest
 
 from gitaccess.app import create_app
 from gitaccess.journal.history import History
-from tests.interop.test_mediawiki_clone import credentials
+from tests.interop.test_mediawiki_clone import credentials, run_cli
 from tests.mediawiki import MediaWikiApi, MediaWikiPeer, running_peer, site_on
 from tests.protocol_helpers import GitClient, dev_server
 
@@ -38,6 +38,8 @@ def test_temporary_users_edit_under_their_names_and_no_address_is_published(
     assert temporary.startswith("~") and anonymous.revisions("Temp page")[0]["temp"]
     peer.api(peer.admin).edit("Temp page", "and an admin after it\n", summary="reviewed")
 
+    upgraded = run_cli(peer, tmp_path, "db", "upgrade")  # gitaccess's own tables
+    assert upgraded.returncode == 0, upgraded.stderr
     with site_on(peer, tmp_path / "data", server_name="wiki.test") as site, \
             dev_server(create_app(site.config)) as served:
         git = GitClient(tmp_path / "home", protocol=2)
