@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import MetaData, text
 
@@ -37,3 +40,29 @@ def test_an_upgrade_adds_git_throttle_to_a_wiki_made_before_it(wiki: Site) -> No
     assert attempts.is_known("Admin", "192.0.2.2", 1003.0)
     assert not attempts.is_known("Admin", "192.0.2.1", 1003.0)
     assert attempts.account_failures("Admin", 1060.0, other_than=0) == []  # the first failure expired
+
+
+def test_logins_at_once_from_many_threads_all_count(wiki: Site) -> None:
+    """Concurrent logins collide on the table (InnoDB's gap locks make MariaDB pick deadlock
+    victims): each write is tried again, and no login fails over it."""
+    attempts = LoginAttempts(wiki.db)
+    errors: list[BaseException] = []
+
+    def logins(number: int) -> None:
+        try:
+            for round_ in range(25):
+                now = time.time()
+                attempt = attempts.start(f"User {number % 3}", f"192.0.2.{number}", now, now + 60)
+                if round_ % 2:
+                    attempts.succeeded(attempt, f"User {number % 3}", f"192.0.2.{number}", now + 3600)
+                else:
+                    attempts.withdraw(attempt)
+        except BaseException as exc:  # noqa: BLE001 - any error fails the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=logins, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors[0]
